@@ -6,6 +6,8 @@ set -eu
 PACKAGES="
 build-essential cmake pkg-config
 libssl-dev libjansson-dev libcmocka-dev
+libh2o-evloop-dev libcurl4-openssl-dev
+nginx-light curl
 clang libclang-rt-14-dev
 "
 

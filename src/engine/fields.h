@@ -67,7 +67,8 @@ typedef struct httpa_fields {
  * passed in). Known fields must have their table 4.2 structure and member
  * types, non-empty Lists and Dictionaries, canonical base64; violations give
  * HTTPA_ERR_BAD_REQUEST, oversize HTTPA_ERR_TOO_LARGE. `f` is always safe to
- * pass to httpa_fields_free afterwards. */
+ * pass to httpa_fields_free afterwards (it is overwritten, and left empty on
+ * failure). `lim` NULL means httpa_limits_default(). */
 httpa_err httpa_fields_parse(const httpa_msg *m, const httpa_limits *lim,
                              httpa_fields *f) HTTPA_MUST_USE;
 void httpa_fields_free(httpa_fields *f);
@@ -86,8 +87,15 @@ httpa_err httpa_ahl_build(const httpa_msg *m, const httpa_fields *f, httpa_ahl_s
                           httpa_buf *out) HTTPA_MUST_USE;
 
 /* The origin-form of a request-target: an absolute-form target is reduced to
- * path and query ("/" when the path is empty); others are returned as is. */
+ * path and query ("/" when the path is empty); others are returned as is.
+ * An absolute-form target with an empty path and a query ("http://h?q") has
+ * the origin-form "/?q", which is no substring of the target: then the span
+ * is empty (base NULL) and httpa_origin_form_append gives the octets. */
 httpa_span httpa_origin_form(const char *target, size_t len);
+
+/* The origin-form of a request-target appended to `out`, exact in all cases. */
+httpa_err httpa_origin_form_append(const char *target, size_t len,
+                                   httpa_buf *out) HTTPA_MUST_USE;
 
 /* True for a valid Attest-Base-ID: 36 chars, lower-case UUIDv4 (profile 4.3). */
 bool httpa_base_id_valid(const uint8_t *s, size_t len);

@@ -1015,14 +1015,16 @@ httpa_err httpa_sf_put_bare(httpa_buf *out, const httpa_sf_bare *b)
 {
     if (out == NULL || b == NULL)
         return HTTPA_ERR_INVALID_ARG;
-    return rollback(out, out->len, put_bare_raw(out, b));
+    size_t mark = out->len;
+    return rollback(out, mark, put_bare_raw(out, b));
 }
 
 httpa_err httpa_sf_put_integer(httpa_buf *out, int64_t v)
 {
     if (out == NULL)
         return HTTPA_ERR_INVALID_ARG;
-    return rollback(out, out->len, put_signed(out, v));
+    size_t mark = out->len;
+    return rollback(out, mark, put_signed(out, v));
 }
 
 httpa_err httpa_sf_put_token(httpa_buf *out, const char *tok, size_t len)
@@ -1036,7 +1038,8 @@ httpa_err httpa_sf_put_string(httpa_buf *out, const char *s, size_t len)
 {
     if (out == NULL || (s == NULL && len != 0))
         return HTTPA_ERR_INVALID_ARG;
-    return rollback(out, out->len, put_string_raw(out, (const uint8_t *)s, len));
+    size_t mark = out->len;
+    return rollback(out, mark, put_string_raw(out, (const uint8_t *)s, len));
 }
 
 httpa_err httpa_sf_put_binary(httpa_buf *out, const uint8_t *p, size_t len)

@@ -11,7 +11,8 @@
 #define LABEL_PREFIX "httpa2 "
 #define LABEL_PREFIX_LEN (sizeof(LABEL_PREFIX) - 1)
 #define HKDF_LABEL_MAX (2 + 1 + 255 + 1 + 255)
-/* OpenSSL 3.0's HKDF refuses a longer info (HKDF_MAXBUF). */
+/* Early OpenSSL 3.0 releases refuse a longer HKDF info (HKDF_MAXBUF); an
+ * HkdfLabel needs at most HKDF_LABEL_MAX. */
 #define HKDF_INFO_MAX 1024
 
 static const EVP_MD *md_of(httpa_hash_alg h)

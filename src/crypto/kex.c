@@ -88,23 +88,19 @@ static httpa_err derive_error(httpa_group g)
     return httpa__ossl_error(by_peer ? HTTPA_ERR_BAD_REQUEST : HTTPA_ERR_LIBRARY);
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-    static const uint8_t zeros[SECRET_LEN];
-    return n == SECRET_LEN && httpa_ct_equal(p, zeros, n);
-}
-
 httpa_err httpa_kex_derive(httpa_kex *k, httpa_span peer_share, uint8_t out[32])
 {
+    static const uint8_t zeros[SECRET_LEN];
     if (k == NULL || out == NULL)
         return HTTPA_ERR_INVALID_ARG;
     EVP_PKEY *peer = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t len = SECRET_LEN;
     httpa_err err = peer_key(k->group, peer_share, &peer);
     if (err != HTTPA_OK)
-        return err;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
-    size_t len = SECRET_LEN;
+        goto done;
     /* The peer was validated by peer_key. */
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     if (ctx == NULL || EVP_PKEY_derive_init(ctx) != 1
         || EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1)
         err = httpa__ossl_error(HTTPA_ERR_LIBRARY);
@@ -113,8 +109,9 @@ httpa_err httpa_kex_derive(httpa_kex *k, httpa_span peer_share, uint8_t out[32])
     /*= httpa2-profile#section-8.1
      *# X25519 output, 32 octets; an all-zero output MUST be rejected
      */
-    else if (all_zero(out, len))
+    else if (httpa_ct_equal(out, zeros, SECRET_LEN))
         err = HTTPA_ERR_BAD_REQUEST;
+done:
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(peer);
     if (err != HTTPA_OK)

@@ -5,7 +5,6 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
-#include <openssl/x509.h>
 
 #include "ossl.h"
 

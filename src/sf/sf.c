@@ -428,14 +428,14 @@ static httpa_err parse_key(sf_parser *ps, size_t *at)
     return HTTPA_OK;
 }
 
-/* When building, a key seen before among the `n` entries is dropped from
- * the byte region again and its earlier entry is returned: RFC 9651 keeps
- * the first position and the last value. */
 static const char *key_at(const sf_parser *ps, size_t at)
 {
     return (const char *)ps->bytes + at;
 }
 
+/* When building, a key seen before among the `n` entries is dropped from
+ * the byte region again and its earlier entry is returned: RFC 9651 keeps
+ * the first position and the last value. */
 static httpa_sf_param *claim_param(sf_parser *ps, size_t first, size_t *n, size_t at)
 {
     if (!building(ps)) {

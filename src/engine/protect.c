@@ -89,9 +89,8 @@ httpa_err httpa_item_open(httpa_traffic *t, uint64_t seq, uint8_t item, const ui
     if (ct.len < HTTPA_TAG_LEN)
         return HTTPA_ERR_BAD_REQUEST;
     size_t start = out->len, n = ct.len - HTTPA_TAG_LEN;
-    uint8_t *w;
-    e = httpa_buf_extend(out, n, &w);
-    if (e != HTTPA_OK)
+    uint8_t none[1], *w = none; /* an empty plaintext may meet an unallocated buffer */
+    if (n != 0 && (e = httpa_buf_extend(out, n, &w)) != HTTPA_OK)
         return e;
     e = aead_apply(t, false, seq, item, 0, true, ahl_hash, ct.base, ct.len, w);
     if (e != HTTPA_OK) {
@@ -166,6 +165,8 @@ static httpa_err pending_fill(httpa_stream *st, size_t want, const uint8_t **p, 
     size_t take = want - st->pending.len;
     if (take > *n)
         take = *n;
+    if (take == 0)
+        return HTTPA_OK; /* *p may be NULL */
     httpa_err e = pending_append(st, *p, take);
     *p += take;
     *n -= take;
@@ -298,8 +299,8 @@ static httpa_err open_one(httpa_stream *st, const uint8_t *ct, size_t ct_len, bo
         return HTTPA_ERR_BAD_REQUEST; /* truncated, or ends at a record boundary */
     size_t n = ct_len - HTTPA_TAG_LEN;
     httpa_err e = open_account(st, n, fin);
-    uint8_t *w = NULL;
-    if (e == HTTPA_OK)
+    uint8_t none[1], *w = none; /* an empty final record may meet an unallocated buffer */
+    if (e == HTTPA_OK && n != 0)
         e = httpa_buf_extend(plain, n, &w);
     if (e == HTTPA_OK)
         e = aead_apply(st->t, false, st->seq, HTTPA_ITEM_BODY, st->index, fin, st->ahl_hash, ct,
@@ -315,8 +316,9 @@ static httpa_err open_one(httpa_stream *st, const uint8_t *ct, size_t ct_len, bo
 static size_t open_out_max(const httpa_stream *st, size_t len, bool fin)
 {
     size_t full = (size_t)st->rs + HTTPA_TAG_LEN;
-    size_t avail = st->pending.len + len;
-    return (avail / full) * st->rs + (fin ? avail % full : 0);
+    size_t avail = st->pending.len + len, rest = avail % full;
+    size_t last = fin && rest > HTTPA_TAG_LEN ? rest - HTTPA_TAG_LEN : 0;
+    return (avail / full) * st->rs + last; /* exact: a caller may size `plain` tightly */
 }
 
 static httpa_err open_run(httpa_stream *st, const uint8_t *p, size_t n, bool fin,

@@ -48,7 +48,10 @@ typedef struct httpa_stream {
     httpa_buf pending;      /* sealer: plaintext; opener: wire octets; sensitive */
 } httpa_stream;
 
-/* Start a stream; `declared` is UINT64_MAX when the length is not declared. */
+/* Start a stream; `declared` is UINT64_MAX when the length is not declared.
+ * HTTPA_ERR_TOO_LARGE when declared > max_total; HTTPA_ERR_INVALID_ARG for an
+ * RS outside 1024..65536 or seq >= 2^56. A stream that failed to start is
+ * failed (safe to free). */
 httpa_err httpa_stream_init(httpa_stream *st, httpa_traffic *t, uint64_t seq,
                             const uint8_t *ahl_hash, uint32_t rs, uint64_t declared,
                             uint64_t max_total) HTTPA_MUST_USE;
@@ -64,7 +67,10 @@ httpa_err httpa_stream_seal(httpa_stream *st, httpa_span plain, bool fin,
  * `plain` (never unverified octets). With `fin` (the body ended), the rest
  * must form the final record. Truncation, reordering, extension, a tag
  * failure, a length other than the declared one: HTTPA_ERR_BAD_REQUEST, and
- * the stream fails for good. HTTPA_ERR_TOO_LARGE past max_total. */
+ * the stream fails for good. HTTPA_ERR_TOO_LARGE past max_total. With a
+ * declared length, octets beyond its wire length fail at once. On any error
+ * nothing of this call is appended to `plain` (records released by earlier
+ * calls stay); any call after the end or a failure: HTTPA_ERR_BAD_STATE. */
 httpa_err httpa_stream_open(httpa_stream *st, httpa_span wire, bool fin,
                             httpa_buf *plain) HTTPA_MUST_USE;
 

@@ -35,6 +35,11 @@ typedef struct httpa_client_config {
     const char *const *sig_algs;  /* Attest-Signatures; NULL: field omitted */
     httpa_attester *attester;     /* mutual mode: client evidence; NULL: one-way */
     httpa_rng *rng;               /* NULL: OpenSSL CSPRNG */
+    /* Attest-Policies: false sends "direct" plus the members that are true
+     * ("direct, fresh"); true sends every member with its value
+     * ("direct, allow-untrusted=?0, fresh=?0"). */
+    bool policies_explicit;
+    const char *base_creation;    /* Attest-Base-Creation token; NULL: omitted (shared) */
 } httpa_client_config;
 
 /* Build the AtHS request into `req` (ATTEST, target, Attest-* fields). */

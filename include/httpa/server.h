@@ -32,6 +32,27 @@ typedef struct httpa_server_config {
     bool (*validate_secrets)(void *arg, const char *const *names, const httpa_span *values,
                              size_t n);
     void *validate_arg;
+    /* Cipher suites in preference order, NULL-terminated; NULL:
+     * TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384,
+     * TLS_CHACHA20_POLY1305_SHA256 (profile 6.2.2 step 5). */
+    const char *const *suites;
+    /* Key-exchange groups in preference order, NULL-terminated; NULL:
+     * x25519, secp256r1. Shares for any group the library implements are
+     * still checked (profile 6.2.2 step 1). */
+    const char *const *groups;
+    /* The application's methods, listed after ATTEST in Preflight responses
+     * (Allow, Access-Control-Allow-Methods); NULL: "GET, POST". */
+    const char *methods;
+    /* Optional secrets for the client in the AtHS response (Attest-Secrets
+     * under the s_hs keys, profile 6.2.3), for example a key for a client TEE
+     * in mutual mode. Called once per handshake at step 12; `client` is the
+     * appraisal of the client's evidence, or NULL when the client is not
+     * attested. Set *n (at most 254; 0: none) and point *names / *values at
+     * arrays that stay valid until httpa_server_handshake returns. Any error
+     * fails the handshake with `internal`. NULL: no secrets. */
+    httpa_err (*aths_secrets)(void *arg, const httpa_appraisal *client, const char *const **names,
+                              const httpa_span **values, size_t *n);
+    void *aths_secrets_arg;
 } httpa_server_config;
 
 /* What kind of transaction a request is (profile 3.3). */
@@ -83,7 +104,15 @@ httpa_err httpa_server_handshake(httpa_server *s, const httpa_msg *req, uint64_t
  * in place (sealed target and fields back, Attest-* removed, `sealed` flags
  * set) and *txn is the transaction, to be finished with
  * httpa_server_txn_respond and freed. On failure `resp`/`body` hold the error
- * response (with a binder when the ticket had verified) and *txn is NULL. */
+ * response (with a binder when the ticket had verified) and *txn is NULL.
+ * `resp` must be an initialized message (its content is replaced); `body`
+ * is reset.
+ *
+ * A UtR (Attest-Base-ID without Attest-Ticket, not ATTEST) on a base created
+ * with allow-untrusted=?1 returns HTTPA_OK with *txn == NULL and the request
+ * untouched: the caller serves it as an ordinary unprotected request, with
+ * no access to AtB keys, secrets or attestation results (profile 6.5).
+ * Without allow-untrusted it is answered with bad_ticket. */
 httpa_err httpa_server_open(httpa_server *s, httpa_msg *req, int64_t now, httpa_server_txn **txn,
                             httpa_msg *resp, httpa_buf *body) HTTPA_MUST_USE;
 
@@ -106,11 +135,18 @@ typedef struct httpa_seal_opts {
     const char *const *secret_names;
     size_t nsecrets;
     bool terminate;                  /* requests: Attest-Base-Termination: cleanup */
+    uint32_t record_size;            /* RS of this body (1024..65536); 0: limits.record_size */
 } httpa_seal_opts;
 
 /* Protect the application's response in place (status and fields in; the
  * protected response out: Cargo, secrets, binder, sealed fields moved in).
- * set-cookie is always sealed. */
+ * set-cookie is always sealed. Content-Type and Content-Encoding move into
+ * the Cargo; Content-Length, Transfer-Encoding and Cache-Control are
+ * replaced by Cache-Control: no-store, no-transform and the framing of the
+ * records (Content-Length: wire length, Transfer-Encoding: chunked when
+ * streamed, Content-Length: 0 without a body). Only once per transaction:
+ * HTTPA_ERR_BAD_STATE afterwards. Interim (1xx) responses are not
+ * protected: send them without calling this. */
 httpa_err httpa_server_txn_respond(httpa_server_txn *t, httpa_msg *resp,
                                    const httpa_seal_opts *opts) HTTPA_MUST_USE;
 

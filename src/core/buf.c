@@ -164,25 +164,28 @@ static httpa_err read_be(httpa_reader *r, size_t n, uint64_t *v)
 
 httpa_err httpa_read_u8(httpa_reader *r, uint8_t *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     httpa_err e = read_be(r, 1, &x);
-    *v = (uint8_t)x;
+    if (e == HTTPA_OK)
+        *v = (uint8_t)x;
     return e;
 }
 
 httpa_err httpa_read_u16(httpa_reader *r, uint16_t *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     httpa_err e = read_be(r, 2, &x);
-    *v = (uint16_t)x;
+    if (e == HTTPA_OK)
+        *v = (uint16_t)x;
     return e;
 }
 
 httpa_err httpa_read_u32(httpa_reader *r, uint32_t *v)
 {
-    uint64_t x;
+    uint64_t x = 0;
     httpa_err e = read_be(r, 4, &x);
-    *v = (uint32_t)x;
+    if (e == HTTPA_OK)
+        *v = (uint32_t)x;
     return e;
 }
 

@@ -4,6 +4,7 @@
  * Provisioning, Trusted Transactions) through the libhttpa engine and prints
  * what each side sends, what a middlebox on the path could read, and what
  * the application finally receives. The TEE is SIMULATED. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +53,15 @@ static void show_msg(const demo *d, const char *who, const httpa_msg *m)
     }
 }
 
-static void say(const demo *d, const char *fmt, const char *arg)
+__attribute__((format(printf, 2, 3))) static void say(const demo *d, const char *fmt, ...)
 {
-    if (!d->quiet) {
-        printf(fmt, arg);
-        fputc('\n', stdout);
-    }
+    va_list ap;
+    if (d->quiet)
+        return;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
 }
 
 static void setup(demo *d)
@@ -90,7 +94,7 @@ static void preflight(demo *d)
 {
     httpa_msg req, resp;
     httpa_buf body;
-    say(d, "\n== 1. Preflight (OPTIONS): may this client use ATTEST here? %s", "");
+    say(d, "\n== 1. Preflight (OPTIONS): may this client use ATTEST here?");
     httpa_msg_init_request(&req);
     httpa_msg_init_response(&resp, 0);
     httpa_buf_init(&body, 4096);
@@ -111,7 +115,7 @@ static void handshake(demo *d)
     httpa_msg req, resp;
     httpa_buf body;
 
-    say(d, "\n== 2. Attest Handshake (ATTEST): key exchange + evidence of the TEE %s", "");
+    say(d, "\n== 2. Attest Handshake (ATTEST): key exchange + evidence of the TEE");
     httpa_msg_init_request(&req);
     httpa_msg_init_response(&resp, 0);
     httpa_buf_init(&body, 65536);
@@ -153,14 +157,14 @@ static void exchange(demo *d, httpa_msg *req, const char *req_body, const httpa_
     o.content_length = req_len;
     CHECK("protect", httpa_client_protect(d->base, req, &o, &ct));
     CHECK("seal body", httpa_client_txn_seal(ct, HTTPA_SPAN(req_body, req_len), true, &wire));
-    say(d, "  -- on the wire (what a TLS-terminating middlebox can read): %s", "");
+    say(d, "  -- on the wire (what a TLS-terminating middlebox can read):");
     show_msg(d, "client >", req);
     if (!d->quiet && wire.len)
         printf("  client >   <%zu octets of AEAD records>\n", wire.len);
 
     CHECK("open", httpa_server_open(d->server, req, d->now, &st, &resp, &rplain));
     CHECK("open body", httpa_server_txn_body(st, httpa_buf_span(&wire), true, &plain));
-    say(d, "  -- what the application inside the TEE receives: %s", "");
+    say(d, "  -- what the application inside the TEE receives:");
     show_msg(d, "app    <", req);
     if (!d->quiet && plain.len)
         printf("  app    <   body: %.*s\n", (int)plain.len, (const char *)plain.base);
@@ -180,7 +184,7 @@ static void exchange(demo *d, httpa_msg *req, const char *req_body, const httpa_
     httpa_buf_reset(&rplain);
     CHECK("response", httpa_client_txn_response(ct, &resp));
     CHECK("response body", httpa_client_txn_body(ct, httpa_buf_span(&rwire), true, &rplain));
-    say(d, "  -- what the client application receives (binder verified): %s", "");
+    say(d, "  -- what the client application receives (binder verified):");
     show_msg(d, "client <", &resp);
     if (!d->quiet)
         printf("  client <   body: %.*s\n", (int)rplain.len, (const char *)rplain.base);
@@ -200,7 +204,7 @@ static void provision(demo *d)
     httpa_seal_opts opts = {.secret_names = names, .secret_values = values, .nsecrets = 1};
     httpa_msg req;
 
-    say(d, "\n== 3. Attest Secret Provisioning (ATTEST + Attest-Secrets) %s", "");
+    say(d, "\n== 3. Attest Secret Provisioning (ATTEST + Attest-Secrets)");
     httpa_msg_init_request(&req);
     CHECK("request", httpa_msg_set_request_line(&req, "ATTEST", 6, "/.well-known/httpa", 18));
     exchange(d, &req, NULL, &opts, "{\"provisioned\":1}");
@@ -212,7 +216,7 @@ static void trusted(demo *d)
     static const char *const seal[] = {"x-tenant", NULL};
     httpa_msg req;
 
-    say(d, "\n== 4. Trusted Transaction: POST with sealed target and headers %s", "");
+    say(d, "\n== 4. Trusted Transaction: POST with sealed target and headers");
     httpa_msg_init_request(&req);
     CHECK("request", httpa_msg_set_request_line(&req, "POST", 4, "/api/orders?id=42", 17));
     CHECK("field", httpa_msg_add_str(&req, "Authorization", "Bearer demo-token-7f3a"));
@@ -224,7 +228,7 @@ static void trusted(demo *d)
              "{\"order\":42,\"status\":\"accepted\"}");
     httpa_msg_free(&req);
 
-    say(d, "\n== 5. Trusted Transaction: GET that ends the Attest Base %s", "");
+    say(d, "\n== 5. Trusted Transaction: GET that ends the Attest Base");
     httpa_msg_init_request(&req);
     CHECK("request", httpa_msg_set_request_line(&req, "GET", 3, "/api/orders/42", 14));
     httpa_seal_opts end = {.terminate = true};
@@ -257,6 +261,6 @@ int main(int argc, char **argv)
     httpa_client_base_release(d.base);
     httpa_server_free(d.server);
     httpa_sim_attester_clear(&d.tee);
-    say(&d, "\nhttpa-demo: all transactions verified. %s", "");
+    say(&d, "\nhttpa-demo: all transactions verified.");
     return 0;
 }

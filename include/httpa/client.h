@@ -49,7 +49,10 @@ httpa_err httpa_client_hs_start(const httpa_client_config *cfg, int64_t now, htt
 /* Verify the AtHS response (profile 6.2.4) and create the Attest Base.
  * `body` is the response content. Returns the profile's error token codes:
  * negotiation_failed, bad_request, bad_quote, bad_ticket, or the server's
- * Attest-Error for a non-200 response. The hs object may then be freed. */
+ * Attest-Error for a non-200 response (HTTPA_ERR_NETWORK when a non-200
+ * response has none). The hs object may then be freed. An hs answers one
+ * response: afterwards, whatever the result, its private key shares are
+ * wiped and a further call returns HTTPA_ERR_BAD_STATE. */
 httpa_err httpa_client_hs_finish(httpa_client_hs *hs, const httpa_msg *resp, httpa_span body,
                                  int64_t now, httpa_client_base **out) HTTPA_MUST_USE;
 void httpa_client_hs_free(httpa_client_hs *hs);

@@ -135,6 +135,17 @@ static void handshake(demo *d)
     httpa_buf_free(&body);
 }
 
+/* Provisioned secrets reach the application; the demo shows names and sizes. */
+static void show_secrets(const demo *d, const httpa_server_txn *st)
+{
+    const char *const *names;
+    const httpa_span *values;
+    size_t n = httpa_server_txn_secrets(st, &names, &values);
+    for (size_t i = 0; i < n && !d->quiet; i++)
+        printf("  app    <   secret %s: %zu octets, provisioned into the Attest Base\n", names[i],
+               values[i].len);
+}
+
 /* One protected exchange: the client protects `req`, the server opens it and
  * hands the restored request to the "application", which answers `reply`. */
 static void exchange(demo *d, httpa_msg *req, const char *req_body, const httpa_seal_opts *opts,
@@ -168,6 +179,7 @@ static void exchange(demo *d, httpa_msg *req, const char *req_body, const httpa_
     show_msg(d, "app    <", req);
     if (!d->quiet && plain.len)
         printf("  app    <   body: %.*s\n", (int)plain.len, (const char *)plain.base);
+    show_secrets(d, st);
 
     /* The application's answer, protected on its way back. */
     httpa_msg_free(&resp);

@@ -32,7 +32,7 @@ typedef struct httpa_appraisal {
     uint8_t report_data[HTTPA_REPORT_DATA_LEN]; /* raw report_data, or eat_nonce */
     bool simulated;  /* sim evidence: never proof of hardware */
     bool debug;
-    char tcb_status[32];
+    char tcb_status[48];
     uint8_t measurement[64]; /* main measurement (MRENCLAVE, MRTD, sim measurement) */
     size_t measurement_len;
 } httpa_appraisal;

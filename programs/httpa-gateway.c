@@ -1,0 +1,958 @@
+/* httpa-gateway: the HTTPA/2 terminator that runs inside the TEE in front of
+ * an unmodified HTTP application. It answers Preflight and AtHS itself,
+ * verifies every AtSP and TrT, forwards the restored request to the
+ * loopback upstream and streams the upstream's response back protected.
+ *
+ * Structure: options (flags and a JSON file, one table), the TEE provider
+ * and the attested handshake key, the h2o configuration, one event loop
+ * per thread sharing one listening socket and one httpa_server, and a main
+ * thread that waits for signals (sigtimedwait: no signal handler, no global
+ * state) and runs the periodic work (key rotation, sweeping expired bases). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <h2o.h>
+#include <h2o/http2.h>
+#pragma GCC diagnostic pop
+#include <openssl/ssl.h>
+
+#include "httpa/h2o.h"
+#include "httpa/server.h"
+#include "httpa/sim.h"
+
+#define GW_VERSION "0.1.0"
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define MAX_THREADS 256
+#define SIM_MEASUREMENT "httpa-gateway sim measurement v1" /* 32 octets */
+
+/* ---- options ---- */
+
+typedef struct gw_opts {
+    const char *listen;
+    const char *upstream;
+    bool passthrough;
+    uint64_t threads;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tee;
+    const char *sim_seed;
+    const char *sim_pubkey_out;
+    const char *secrets_path;
+    const char *access_log;
+    const char *port_file;
+    uint64_t max_header_size;
+    uint64_t max_body;
+    uint64_t max_bases;
+    uint64_t max_connections;
+    uint64_t request_timeout;
+    uint64_t idle_timeout;
+    uint64_t upstream_timeout;
+    uint64_t shutdown_timeout;
+    uint64_t expires;
+    uint64_t key_lifetime;
+    uint64_t record_size;
+    const char *config;
+    bool test;
+} gw_opts;
+
+typedef enum opt_kind { OPT_STR, OPT_U64, OPT_BOOL } opt_kind;
+
+typedef struct opt_def {
+    const char *name;
+    opt_kind kind;
+    size_t offset;
+    uint64_t min, max; /* OPT_U64 */
+} opt_def;
+
+#define O_STR(n, f) {n, OPT_STR, offsetof(gw_opts, f), 0, 0}
+#define O_U64(n, f, lo, hi) {n, OPT_U64, offsetof(gw_opts, f), lo, hi}
+#define O_BOOL(n, f) {n, OPT_BOOL, offsetof(gw_opts, f), 0, 0}
+
+/* Every option, for flags and for the JSON configuration alike. */
+static const opt_def opt_defs[] = {
+    O_STR("listen", listen),
+    O_STR("upstream", upstream),
+    O_BOOL("passthrough", passthrough),
+    O_U64("threads", threads, 1, MAX_THREADS),
+    O_STR("tls-cert", tls_cert),
+    O_STR("tls-key", tls_key),
+    O_STR("tee", tee),
+    O_STR("sim-seed", sim_seed),
+    O_STR("sim-pubkey-out", sim_pubkey_out),
+    O_STR("secrets-path", secrets_path),
+    O_STR("access-log", access_log),
+    O_STR("port-file", port_file),
+    O_U64("max-header-size", max_header_size, 65536, 16 << 20),
+    O_U64("max-body", max_body, 0, (uint64_t)1 << 30),
+    O_U64("max-bases", max_bases, 1, 100000000),
+    O_U64("max-connections", max_connections, 1, 10000000),
+    O_U64("request-timeout", request_timeout, 1, 3600),
+    O_U64("idle-timeout", idle_timeout, 1, 3600),
+    O_U64("upstream-timeout", upstream_timeout, 1, 3600),
+    O_U64("shutdown-timeout", shutdown_timeout, 0, 3600),
+    O_U64("expires", expires, 1, 604800),
+    O_U64("key-lifetime", key_lifetime, 900, 604800),
+    O_U64("record-size", record_size, 1024, 65536),
+    O_STR("config", config),
+    O_BOOL("test", test),
+};
+#define NOPTS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+static void opts_default(gw_opts *o)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    memset(o, 0, sizeof(*o));
+    o->listen = "127.0.0.1:8443";
+    o->threads = n > 0 && n <= MAX_THREADS ? (uint64_t)n : 1;
+    o->secrets_path = "/.httpa/secrets";
+    o->access_log = "-";
+    o->max_header_size = 131072;
+    o->max_body = 16 << 20;
+    o->max_bases = 100000;
+    o->max_connections = 10000;
+    o->request_timeout = 10;
+    o->idle_timeout = 10;
+    o->upstream_timeout = 30;
+    o->shutdown_timeout = 30;
+    o->expires = 3600;
+    o->key_lifetime = 86400;
+    o->record_size = 16384;
+}
+
+static const opt_def *opt_find(const char *name)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opt_defs[i].name, name) == 0)
+            return &opt_defs[i];
+    return NULL;
+}
+
+/* Set one option from text; false (with a message) when invalid. The
+ * strings stay owned by argv or the JSON document. */
+static bool opt_set(gw_opts *o, const opt_def *d, const char *value)
+{
+    char *field = (char *)o + d->offset;
+    if (d->kind == OPT_STR) {
+        *(const char **)field = value;
+        return true;
+    }
+    if (d->kind == OPT_BOOL) {
+        bool v = value == NULL || strcmp(value, "true") == 0;
+        if (value != NULL && !v && strcmp(value, "false") != 0) {
+            fprintf(stderr, "httpa-gateway: --%s takes true or false\n", d->name);
+            return false;
+        }
+        *(bool *)field = v;
+        return true;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = value != NULL ? strtoull(value, &end, 10) : 0;
+    if (value == NULL || value[0] < '0' || value[0] > '9' || *end != '\0' || errno != 0 ||
+        v < d->min || v > d->max) {
+        fprintf(stderr, "httpa-gateway: --%s takes an integer from %" PRIu64 " to %" PRIu64 "\n",
+                d->name, d->min, d->max);
+        return false;
+    }
+    *(uint64_t *)field = v;
+    return true;
+}
+
+/* One JSON member: strings, integers and booleans, as with flags. */
+static bool opt_set_json(gw_opts *o, const char *key, json_t *v)
+{
+    const opt_def *d = opt_find(key);
+    char num[32];
+    if (d == NULL || strcmp(key, "config") == 0 || strcmp(key, "test") == 0) {
+        fprintf(stderr, "httpa-gateway: unknown configuration key \"%s\"\n", key);
+        return false;
+    }
+    if (json_is_string(v))
+        return opt_set(o, d, json_string_value(v));
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return opt_set(o, d, num);
+    }
+    if (json_is_boolean(v) && d->kind == OPT_BOOL)
+        return opt_set(o, d, json_is_true(v) ? "true" : "false");
+    fprintf(stderr, "httpa-gateway: configuration key \"%s\" has the wrong type\n", key);
+    return false;
+}
+
+static bool load_config(gw_opts *o, const char *path, json_t **doc)
+{
+    json_error_t jerr;
+    const char *key;
+    json_t *v;
+    *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (*doc == NULL || !json_is_object(*doc)) {
+        fprintf(stderr, "httpa-gateway: %s:%d: %s\n", path, jerr.line,
+                *doc == NULL ? jerr.text : "the configuration must be a JSON object");
+        return false;
+    }
+    json_object_foreach(*doc, key, v) {
+        if (!opt_set_json(o, key, v))
+            return false;
+    }
+    return true;
+}
+
+static void usage(FILE *f);
+
+/* The option a getopt_long result stands for. */
+static const opt_def *opt_of(int c)
+{
+    return c == 'c' ? opt_find("config") : c == 't' ? opt_find("test") : c == 'l' ? opt_find("listen")
+                                                                                   : &opt_defs[c - 256];
+}
+
+/* Flags: --name VALUE, --name=VALUE; booleans take no value. Two passes:
+ * the first finds --config (and --help), the file is loaded, the second
+ * applies the flags, which therefore override the file. */
+static int parse_args(gw_opts *o, int argc, char **argv, json_t **doc)
+{
+    struct option lo[NOPTS + 3];
+    for (size_t i = 0; i < NOPTS; i++)
+        lo[i] = (struct option){opt_defs[i].name,
+                                opt_defs[i].kind == OPT_BOOL ? no_argument : required_argument,
+                                NULL, (int)(i + 256)};
+    lo[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    lo[NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
+
+    for (int pass = 0; pass < 2; pass++) {
+        int c;
+        optind = 0; /* glibc: rescan from the start */
+        opterr = pass == 1;
+        while ((c = getopt_long(argc, argv, "hc:tl:", lo, NULL)) != -1) {
+            if (c == 'h' || c == 'V')
+                return c;
+            if (c == '?') {
+                if (pass == 1)
+                    return '?';
+                continue; /* reported in the second pass */
+            }
+            const opt_def *d = opt_of(c);
+            bool is_config = strcmp(d->name, "config") == 0;
+            if (pass == (is_config ? 0 : 1) && !opt_set(o, d, optarg))
+                return '?';
+        }
+        if (pass == 0 && o->config != NULL && !load_config(o, o->config, doc))
+            return '?';
+    }
+    if (optind != argc) {
+        fprintf(stderr, "httpa-gateway: unexpected argument \"%s\"\n", argv[optind]);
+        return '?';
+    }
+    return 0;
+}
+
+/* ---- the gateway ---- */
+
+typedef struct gateway gateway;
+
+typedef struct gw_worker {
+    gateway *g;
+    pthread_t tid;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    size_t nconns; /* this loop's open connections */
+} gw_worker;
+
+struct gateway {
+    gw_opts o;
+    FILE *log;
+    httpa_sim_attester sim;
+    httpa_attester *attester;
+    httpa_server *srv;
+    int64_t key_not_after;
+    h2o_globalconf_t globalconf;
+    bool has_globalconf;
+    SSL_CTX *ssl_ctx;
+    int listen_fd;
+    atomic_bool stopping;
+    atomic_size_t nconns; /* all loops */
+    gw_worker workers[MAX_THREADS];
+};
+
+/* A JSON event line in the log (text is a fixed sentence, never data). */
+static void log_event(gateway *g, const char *level, const char *text)
+{
+    if (g->log == NULL)
+        return;
+    fprintf(g->log, "{\"ts\":%lld,\"event\":\"%s\",\"message\":\"%s\"}\n", (long long)time(NULL),
+            level, text);
+    fflush(g->log);
+}
+
+static void fail_err(const char *what, httpa_err e)
+{
+    fprintf(stderr, "httpa-gateway: %s: %s (%s)\n", what, httpa_strerror(e), httpa_err_name(e));
+}
+
+/* ---- TEE providers ---- */
+
+static bool parse_hex32(const char *hex, uint8_t out[32])
+{
+    if (strlen(hex) != 64)
+        return false;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1 || !isxdigit((unsigned char)hex[2 * i]) ||
+            !isxdigit((unsigned char)hex[2 * i + 1]))
+            return false;
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static void hex_of(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static const char SIM_WARNING[] =
+    "\n"
+    "  ##################################################################\n"
+    "  #  WARNING: SIMULATED TEE (--tee sim)                            #\n"
+    "  #  The evidence this gateway produces is signed by a SOFTWARE    #\n"
+    "  #  key. It proves NOTHING about hardware, and anyone holding the #\n"
+    "  #  simulation key can impersonate this service. Clients accept   #\n"
+    "  #  it only when explicitly configured with the public key below. #\n"
+    "  #  Never use --tee sim in production.                            #\n"
+    "  ##################################################################\n\n";
+
+static bool write_pubkey_file(const char *path, const char *hex)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%s\n", hex) < 0 || fclose(f) != 0) {
+        fprintf(stderr, "httpa-gateway: cannot write %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static int tee_sim(gateway *g)
+{
+    uint8_t seed[32], *sp = NULL;
+    char hex[65];
+    if (g->o.sim_seed != NULL) {
+        if (!parse_hex32(g->o.sim_seed, seed)) {
+            fprintf(stderr, "httpa-gateway: --sim-seed takes 64 hexadecimal digits\n");
+            return EXIT_USAGE;
+        }
+        sp = seed;
+    }
+    httpa_err e = httpa_sim_attester_init(&g->sim, sp, (const uint8_t *)SIM_MEASUREMENT, 1, false);
+    httpa_wipe(seed, sizeof(seed));
+    if (e != HTTPA_OK) {
+        fail_err("simulated TEE", e);
+        return EXIT_RUNTIME;
+    }
+    g->attester = &g->sim.base;
+    hex_of(g->sim.pub, 32, hex);
+    fputs(SIM_WARNING, stderr);
+    fprintf(stderr, "httpa-gateway: sim attestation public key: %s\n", hex);
+    log_event(g, "warning", "SIMULATED TEE (--tee sim): the evidence proves nothing about "
+                            "hardware; never use it in production");
+    if (g->o.sim_pubkey_out != NULL && !write_pubkey_file(g->o.sim_pubkey_out, hex))
+        return EXIT_RUNTIME;
+    return 0;
+}
+
+/* The providers: another engineer adds the hardware ones behind this switch. */
+typedef struct tee_provider {
+    const char *name;
+    int (*init)(gateway *g); /* NULL: planned, not in this build */
+} tee_provider;
+
+static const tee_provider tee_providers[] = {
+    {"sim", tee_sim},
+    {"tsm", NULL},     /* Linux configfs-tsm: TDX, SEV-SNP */
+    {"gramine", NULL}, /* SGX under Gramine (/dev/attestation) */
+};
+
+static const tee_provider *tee_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof(tee_providers) / sizeof(tee_providers[0]); i++)
+        if (strcmp(tee_providers[i].name, name) == 0)
+            return &tee_providers[i];
+    return NULL;
+}
+
+/* ---- the attested handshake key (profile 7.2) ---- */
+
+static httpa_err add_key(gateway *g, int64_t now)
+{
+    uint8_t pub[32], rd[HTTPA_REPORT_DATA_LEN];
+    httpa_sign_key *key;
+    httpa_buf ev;
+    int64_t not_after = now + (int64_t)g->o.key_lifetime;
+
+    httpa_err e = httpa_sign_key_new(HTTPA_ED25519, NULL, 0, pub, &key);
+    if (e != HTTPA_OK)
+        return e;
+    httpa_buf_init(&ev, 1 << 20);
+    e = httpa_attested_key_report_data(HTTPA_ED25519, HTTPA_SPAN(pub, 32), not_after, rd);
+    if (e == HTTPA_OK)
+        e = g->attester->quote(g->attester, rd, &ev);
+    if (e == HTTPA_OK) {
+        httpa_key_evidence kev = {g->attester->tee, "raw", httpa_buf_span(&ev)};
+        e = httpa_server_add_key(g->srv, HTTPA_ED25519, key, HTTPA_SPAN(pub, 32), not_after, &kev, 1);
+        key = NULL; /* the server owns it now, whatever the outcome */
+    }
+    httpa_sign_key_free(key);
+    httpa_buf_free(&ev);
+    if (e == HTTPA_OK)
+        g->key_not_after = not_after;
+    return e;
+}
+
+/* Rotate at half the lifetime: the previous key stays valid (and usable
+ * while it has more than 300 s left), so handshakes never pause. */
+static void maybe_rotate(gateway *g, int64_t now)
+{
+    if (now < g->key_not_after - (int64_t)g->o.key_lifetime / 2)
+        return;
+    httpa_err e = add_key(g, now);
+    log_event(g, e == HTTPA_OK ? "info" : "error",
+              e == HTTPA_OK ? "attested handshake key rotated" : "attested handshake key rotation failed");
+}
+
+/* ---- h2o configuration ---- */
+
+static SSL_CTX *tls_context(const gw_opts *o)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr, "httpa-gateway: cannot load the TLS certificate %s and key %s\n",
+                o->tls_cert, o->tls_key);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+/* The h2o side of the limits: bodies arrive whole (h2o 2.2), so the entity
+ * limit is the wire size of the largest allowed body at the smallest record
+ * size; timeouts in milliseconds. */
+static void h2o_setup(gateway *g)
+{
+    const gw_opts *o = &g->o;
+    h2o_config_init(&g->globalconf);
+    g->has_globalconf = true;
+    g->globalconf.server_name = h2o_iovec_init(H2O_STRLIT("httpa-gateway"));
+    g->globalconf.max_request_entity_size = (size_t)(o->max_body + (o->max_body / 1024 + 1) * 16);
+    g->globalconf.http1.req_timeout = o->request_timeout * 1000;
+    g->globalconf.http1.upgrade_to_http2 = 1; /* also: HTTP/2 prior knowledge on cleartext */
+    g->globalconf.http2.idle_timeout = o->idle_timeout * 1000;
+    /* no h2o straggler timer: drain() enforces --shutdown-timeout */
+    g->globalconf.http2.graceful_shutdown_timeout = 0;
+    g->globalconf.handshake_timeout = o->request_timeout * 1000;
+}
+
+static int register_handler(gateway *g)
+{
+    h2o_hostconf_t *host = h2o_config_register_host(&g->globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    httpa_h2o_config hc = {
+        .upstream = g->o.upstream,
+        .secrets_path = g->o.secrets_path,
+        .passthrough = g->o.passthrough,
+        .access_log = g->log,
+        .max_body = g->o.max_body,
+        .max_header_bytes = g->o.max_header_size,
+        .upstream_timeout_ms = g->o.upstream_timeout * 1000,
+    };
+    httpa_err e = httpa_h2o_register(path, g->srv, &hc);
+    if (e != HTTPA_OK) {
+        fail_err("HTTPA handler", e);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+static int server_setup(gateway *g)
+{
+    httpa_limits lim = httpa_limits_default();
+    lim.max_body = g->o.max_body;
+    lim.max_bases = (size_t)g->o.max_bases;
+    lim.record_size = (uint32_t)g->o.record_size;
+    if (g->o.max_header_size < lim.max_attest_fields)
+        lim.max_attest_fields = (size_t)g->o.max_header_size;
+    httpa_server_config sc = {
+        .limits = lim,
+        .attester = g->attester, /* fresh mode: the TEE quotes each handshake */
+        .expires = (uint32_t)g->o.expires,
+    };
+    httpa_err e = httpa_server_new(&sc, &g->srv);
+    if (e == HTTPA_OK)
+        e = add_key(g, (int64_t)time(NULL));
+    if (e != HTTPA_OK) {
+        fail_err("HTTPA server", e);
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* ---- validation (also what -t checks) ---- */
+
+static int validate(gateway *g)
+{
+    const gw_opts *o = &g->o;
+    const char *why;
+    const tee_provider *tee = tee_find(o->tee);
+
+    if (o->upstream == NULL) {
+        fprintf(stderr, "httpa-gateway: --upstream is required\n");
+        return EXIT_USAGE;
+    }
+    if (httpa_h2o_upstream_check(o->upstream, &why) != HTTPA_OK) {
+        fprintf(stderr, "httpa-gateway: --upstream %s: %s\n", o->upstream, why);
+        return EXIT_USAGE;
+    }
+    if (tee == NULL) {
+        fprintf(stderr, "httpa-gateway: --tee must be sim, tsm or gramine\n");
+        return EXIT_USAGE;
+    }
+    if (tee->init == NULL) {
+        fprintf(stderr, "httpa-gateway: --tee %s is planned but not available in this build; "
+                        "only --tee sim is\n", o->tee);
+        return EXIT_USAGE;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        fprintf(stderr, "httpa-gateway: --tls-cert and --tls-key go together\n");
+        return EXIT_USAGE;
+    }
+    if (o->secrets_path[0] != '/' || strpbrk(o->secrets_path, " \r\n") != NULL) {
+        fprintf(stderr, "httpa-gateway: --secrets-path must be an absolute path\n");
+        return EXIT_USAGE;
+    }
+    uint8_t seed[32];
+    if (o->sim_seed != NULL && !parse_hex32(o->sim_seed, seed)) {
+        fprintf(stderr, "httpa-gateway: --sim-seed takes 64 hexadecimal digits\n");
+        return EXIT_USAGE;
+    }
+    httpa_wipe(seed, sizeof(seed));
+    if (o->max_body == 0)
+        g->o.max_body = 16 << 20;
+    return 0;
+}
+
+/* ---- listening ---- */
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || port > 65535 || colon[1] == '\0')
+        return -1;
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    size_t hl = strlen(host);
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
+            return -1;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    if (strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1)
+        return -1;
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    *len = sizeof(*in4);
+    return 0;
+}
+
+static int write_port_file(const char *path, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    int port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    /* Write then rename, so a reader never sees a half-written file. */
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+static int open_listener(gateway *g)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1;
+    if (parse_listen(g->o.listen, &ss, &len) != 0) {
+        fprintf(stderr, "httpa-gateway: --listen takes ADDRESS:PORT (127.0.0.1:8443, [::1]:8443, *:8443)\n");
+        return EXIT_USAGE;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, SOMAXCONN) != 0 ||
+        fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+        fprintf(stderr, "httpa-gateway: cannot listen on %s: %s\n", g->o.listen, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return EXIT_RUNTIME;
+    }
+    g->listen_fd = fd;
+    if (g->o.port_file != NULL && write_port_file(g->o.port_file, fd) != 0) {
+        fprintf(stderr, "httpa-gateway: cannot write %s: %s\n", g->o.port_file, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    return 0;
+}
+
+/* ---- event loops ---- */
+
+static void on_conn_close(void *data)
+{
+    gw_worker *w = data;
+    w->nconns--;
+    atomic_fetch_sub(&w->g->nconns, 1);
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    gw_worker *w = listener->data;
+    if (err != NULL)
+        return;
+    for (int i = 0; i < 16; i++) {
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL)
+            return;
+        /* Over the limit: shed the connection at once rather than queue it. */
+        if (atomic_fetch_add(&w->g->nconns, 1) >= w->g->o.max_connections) {
+            atomic_fetch_sub(&w->g->nconns, 1);
+            h2o_socket_close(sock);
+            continue;
+        }
+        w->nconns++;
+        sock->on_close.cb = on_conn_close;
+        sock->on_close.data = w;
+        h2o_accept(&w->accept_ctx, sock);
+    }
+}
+
+/* Stop accepting, let in-flight requests finish (h2o closes HTTP/1.1
+ * connections after their response and sends HTTP/2 GOAWAY), then return. */
+static void drain(gw_worker *w, h2o_loop_t *loop)
+{
+    time_t deadline = time(NULL) + (time_t)w->g->o.shutdown_timeout;
+    h2o_socket_read_stop(w->listener);
+    h2o_socket_close(w->listener);
+    w->listener = NULL;
+    h2o_context_request_shutdown(&w->ctx);
+    while (w->nconns != 0 && time(NULL) < deadline)
+        h2o_evloop_run(loop, 100);
+    /* h2o 2.2's HTTP/2 shutdown arms a one-second GOAWAY resend timer that
+     * h2o_context_dispose would find still linked (an assertion). */
+    if (h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout);
+}
+
+static void *worker_main(void *arg)
+{
+    gw_worker *w = arg;
+    gateway *g = w->g;
+    h2o_evloop_t *loop = h2o_evloop_create();
+    h2o_context_init(&w->ctx, loop, &g->globalconf);
+    w->accept_ctx.ctx = &w->ctx;
+    w->accept_ctx.hosts = g->globalconf.hosts;
+    w->accept_ctx.ssl_ctx = g->ssl_ctx;
+    int fd = dup(g->listen_fd);
+    if (fd < 0) {
+        atomic_store(&g->stopping, true);
+        return NULL;
+    }
+    w->listener = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    w->listener->data = w;
+    h2o_socket_read_start(w->listener, on_accept);
+    while (!atomic_load(&g->stopping))
+        h2o_evloop_run(loop, 200);
+    drain(w, loop);
+    /* Connections still open past the shutdown timeout keep their memory;
+     * the process is about to exit. */
+    if (w->nconns == 0) {
+        h2o_context_dispose(&w->ctx);
+        h2o_evloop_destroy(loop);
+    }
+    return NULL;
+}
+
+static int start_workers(gateway *g)
+{
+    for (uint64_t i = 0; i < g->o.threads; i++) {
+        gw_worker *w = &g->workers[i];
+        w->g = g;
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0) {
+            fprintf(stderr, "httpa-gateway: cannot start thread %" PRIu64 "\n", i);
+            atomic_store(&g->stopping, true);
+            for (uint64_t k = 0; k < i; k++)
+                pthread_join(g->workers[k].tid, NULL);
+            return EXIT_RUNTIME;
+        }
+    }
+    return 0;
+}
+
+/* The main thread: signals arrive through sigtimedwait (they are blocked in
+ * every thread), periodic work runs between them. */
+static void supervise(gateway *g, const sigset_t *set)
+{
+    struct timespec tick = {1, 0};
+    time_t last_sweep = time(NULL);
+    while (!atomic_load(&g->stopping)) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            log_event(g, "info", "shutting down: no new connections, finishing requests in flight");
+            break;
+        }
+        time_t now = time(NULL);
+        if (now - last_sweep >= 10) {
+            httpa_server_sweep(g->srv, (int64_t)now);
+            last_sweep = now;
+        }
+        maybe_rotate(g, (int64_t)now);
+    }
+    atomic_store(&g->stopping, true);
+    for (uint64_t i = 0; i < g->o.threads; i++)
+        pthread_join(g->workers[i].tid, NULL);
+}
+
+/* ---- main ---- */
+
+static int open_log(gateway *g)
+{
+    const char *p = g->o.access_log;
+    if (strcmp(p, "off") == 0)
+        return 0;
+    if (strcmp(p, "-") == 0) {
+        g->log = stderr;
+        return 0;
+    }
+    g->log = fopen(p, "a");
+    if (g->log == NULL) {
+        fprintf(stderr, "httpa-gateway: cannot open the access log %s: %s\n", p, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    setvbuf(g->log, NULL, _IOLBF, 0);
+    return 0;
+}
+
+static int run(gateway *g)
+{
+    sigset_t set;
+    int rc;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every worker */
+    signal(SIGPIPE, SIG_IGN);                /* a peer that went away is an error return */
+
+    if ((rc = open_log(g)) != 0 || (rc = tee_find(g->o.tee)->init(g)) != 0 ||
+        (rc = server_setup(g)) != 0)
+        return rc;
+    h2o_setup(g);
+    if (g->o.tls_cert != NULL && (g->ssl_ctx = tls_context(&g->o)) == NULL)
+        return EXIT_RUNTIME;
+    if ((rc = register_handler(g)) != 0 || (rc = open_listener(g)) != 0 ||
+        (rc = start_workers(g)) != 0)
+        return rc;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char where[INET6_ADDRSTRLEN + 8] = "?";
+    if (getsockname(g->listen_fd, (struct sockaddr *)&ss, &sl) == 0)
+        h2o_socket_getnumerichost((struct sockaddr *)&ss, sl, where);
+    fprintf(stderr, "httpa-gateway: listening on %s port %d (%s), upstream %s, %" PRIu64 " threads\n",
+            where, (int)h2o_socket_getport((struct sockaddr *)&ss), g->ssl_ctx != NULL ? "TLS, HTTP/2 and HTTP/1.1" : "cleartext HTTP/1.1 and HTTP/2",
+            g->o.upstream, g->o.threads);
+    log_event(g, "info", "started");
+    supervise(g, &set);
+    log_event(g, "info", "stopped");
+    return 0;
+}
+
+static void cleanup(gateway *g)
+{
+    if (g->listen_fd >= 0)
+        close(g->listen_fd);
+    if (g->has_globalconf)
+        h2o_config_dispose(&g->globalconf); /* the workers are gone */
+    httpa_server_free(g->srv);
+    if (g->attester == &g->sim.base)
+        httpa_sim_attester_clear(&g->sim);
+    SSL_CTX_free(g->ssl_ctx);
+    if (g->log != NULL && g->log != stderr)
+        fclose(g->log);
+}
+
+int main(int argc, char **argv)
+{
+    gateway *g = calloc(1, sizeof(*g)); /* large: per-thread h2o contexts */
+    json_t *doc = NULL;
+    int rc;
+
+    if (g == NULL) {
+        fprintf(stderr, "httpa-gateway: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    opts_default(&g->o);
+    g->listen_fd = -1;
+    rc = parse_args(&g->o, argc, argv, &doc);
+    if (rc == 'h' || rc == 'V') {
+        if (rc == 'h')
+            usage(stdout);
+        else
+            printf("httpa-gateway %s (h2o %s, %s)\n", GW_VERSION, H2O_VERSION,
+                   OpenSSL_version(OPENSSL_VERSION));
+        rc = 0;
+    } else if (rc != 0 || (rc = validate(g)) != 0) {
+        if (rc == '?')
+            fprintf(stderr, "Try 'httpa-gateway --help'.\n");
+        rc = EXIT_USAGE;
+    } else if (g->o.test) {
+        /* -t: everything but the TEE, the port and the threads */
+        rc = g->o.tls_cert == NULL || (g->ssl_ctx = tls_context(&g->o)) != NULL ? 0 : EXIT_USAGE;
+        if (rc == 0)
+            printf("httpa-gateway: the configuration is valid\n");
+    } else {
+        rc = run(g);
+    }
+    cleanup(g);
+    json_decref(doc);
+    free(g);
+    return rc;
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+"NAME\n"
+"    httpa-gateway - HTTPA/2 terminator in front of an HTTP application, inside a TEE\n"
+"\n"
+"SYNOPSIS\n"
+"    httpa-gateway --tee PROVIDER --upstream URL [OPTIONS]\n"
+"    httpa-gateway -c FILE [OPTIONS]\n"
+"    httpa-gateway -t [-c FILE] [OPTIONS]\n"
+"\n"
+"DESCRIPTION\n"
+"    Runs inside the Trusted Execution Environment next to an unmodified HTTP\n"
+"    application. It answers HTTPA/2 Preflights and Attest Handshakes (with\n"
+"    evidence from the TEE), verifies every Attest Secret Provisioning and\n"
+"    Trusted Transaction (ticket, replay window, Cargo, every body record),\n"
+"    forwards the restored request to the upstream over loopback HTTP/1.1, and\n"
+"    streams the upstream's response back protected, record by record.\n"
+"    Requests that are not HTTPA get 403 policy_violation unless --passthrough.\n"
+"    Clients reach it over HTTP/1.1 (keep-alive, chunked) or HTTP/2: over TLS\n"
+"    with ALPN, or in cleartext with prior knowledge.\n"
+"\n"
+"    The upstream receives X-Httpa-Kind, X-Httpa-Base-Id and X-Httpa-Sealed\n"
+"    (the names of the fields that were sealed, the only ones that are\n"
+"    confidential and authenticated). Client fields named X-Httpa-* are dropped.\n"
+"\n"
+"OPTIONS\n"
+"    --tee sim|tsm|gramine   TEE evidence provider (required). Available now:\n"
+"                            sim, a SIMULATED TEE for development (loud warning).\n"
+"                            tsm (TDX, SEV-SNP) and gramine (SGX) are planned.\n"
+"    --upstream URL          the application: http://127.0.0.1:PORT,\n"
+"                            http://[::1]:PORT or unix:/PATH. Loopback only:\n"
+"                            plaintext never leaves the TEE.\n"
+"    -l, --listen ADDR:PORT  where to listen (default 127.0.0.1:8443; *:PORT for all)\n"
+"    --tls-cert FILE, --tls-key FILE\n"
+"                            serve TLS (PEM chain and key); HTTP/2 via ALPN\n"
+"    --threads N             event loops, one per core (default: cores online)\n"
+"    --passthrough           forward non-HTTPA requests unprotected (plain-HTTP\n"
+"                            baseline); default: 403 policy_violation\n"
+"    --secrets-path PATH     where AtSP secrets are POSTed on the upstream\n"
+"                            (default /.httpa/secrets); see docs/DEPLOYMENT.md\n"
+"    --sim-seed HEX          64 hex digits: the sim attestation key seed\n"
+"                            (default: random, printed public key)\n"
+"    --sim-pubkey-out FILE   write the sim attestation public key (hex) to FILE\n"
+"    --access-log FILE       JSON lines: - for stderr (default), off for none\n"
+"    --port-file FILE        write the bound port (useful with port 0)\n"
+"    --max-header-size N     octets of one request's fields (default 131072)\n"
+"    --max-body N            plaintext octets of one body (default 16777216)\n"
+"    --max-bases N           Attest Bases kept (default 100000)\n"
+"    --max-connections N     open client connections (default 10000)\n"
+"    --request-timeout S     HTTP/1.1 request and TLS handshake timeout (default 10)\n"
+"    --idle-timeout S        HTTP/2 idle timeout (default 10)\n"
+"    --upstream-timeout S    upstream connect and I/O timeout (default 30)\n"
+"    --shutdown-timeout S    how long SIGTERM waits for requests (default 30)\n"
+"    --expires S             Attest-Expires of new bases (default 3600)\n"
+"    --key-lifetime S        attested handshake key lifetime (default 86400;\n"
+"                            rotated at half of it, the previous key kept)\n"
+"    --record-size N         response record size RS (default 16384)\n"
+"    -c, --config FILE       JSON object with the long option names as keys,\n"
+"                            e.g. {\"upstream\":\"http://127.0.0.1:8080\",\"threads\":4};\n"
+"                            flags override it\n"
+"    -t, --test              check the configuration and exit\n"
+"    -h, --help              this text;  --version  versions\n"
+"\n"
+"FILES\n"
+"    The --config file, the --access-log file, --sim-pubkey-out, --port-file,\n"
+"    and the PEM files of --tls-cert and --tls-key.\n"
+"\n"
+"SIGNALS\n"
+"    SIGTERM, SIGINT  stop accepting, finish requests in flight (at most\n"
+"                     --shutdown-timeout seconds), exit 0.\n"
+"    SIGHUP           ignored.\n"
+"\n"
+"EXIT STATUS\n"
+"    0  stopped after SIGTERM or SIGINT, or -t found the configuration valid\n"
+"    1  runtime failure (cannot listen, TEE or key failure)\n"
+"    2  usage or configuration error\n"
+"\n"
+"EXAMPLES\n"
+"    httpa-gateway --tee sim --sim-pubkey-out sim.pub --upstream http://127.0.0.1:8080\n"
+"    httpa-gateway --tee sim --listen '*:443' --tls-cert cert.pem --tls-key key.pem \\\n"
+"        --upstream unix:/run/app.sock --threads 4\n"
+"    httpa-gateway -t -c /etc/httpa/gateway.json\n",
+        f);
+}

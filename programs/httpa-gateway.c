@@ -101,7 +101,7 @@ static const opt_def opt_defs[] = {
     O_STR("access-log", access_log),
     O_STR("port-file", port_file),
     O_U64("max-header-size", max_header_size, 65536, 16 << 20),
-    O_U64("max-body", max_body, 0, (uint64_t)1 << 30),
+    O_U64("max-body", max_body, 1024, (uint64_t)1 << 30),
     O_U64("max-bases", max_bases, 1, 100000000),
     O_U64("max-connections", max_connections, 1, 10000000),
     O_U64("request-timeout", request_timeout, 1, 3600),
@@ -563,8 +563,6 @@ static int validate(gateway *g)
         return EXIT_USAGE;
     }
     httpa_wipe(seed, sizeof(seed));
-    if (o->max_body == 0)
-        g->o.max_body = 16 << 20;
     return 0;
 }
 

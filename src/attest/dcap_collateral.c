@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "dcap_int.h"
@@ -199,6 +200,45 @@ STACK_OF(X509) *dcap_pem_chain(const uint8_t *pem, size_t len, int max)
         chain = NULL;
     }
     return chain;
+}
+
+/* The base64 body of one block (white space dropped) into `der`. */
+static bool block_der(const uint8_t *p, const uint8_t *stop, httpa_buf *der)
+{
+    httpa_buf b64;
+    httpa_buf_init(&b64, (size_t)(stop - p));
+    bool ok = true;
+    for (const uint8_t *c = p + sizeof(PEM_BEGIN) - 1; ok && c < stop; c++)
+        if (!blank(*c))
+            ok = httpa_buf_append_u8(&b64, *c) == HTTPA_OK;
+    size_t n = b64.len, pad = n >= 2 ? (b64.base[n - 1] == '=') + (b64.base[n - 2] == '=') : 0;
+    uint8_t *w = NULL;
+    ok = ok && n != 0 && n % 4 == 0 && n <= INT_MAX
+         && httpa_buf_extend(der, n / 4 * 3, &w) == HTTPA_OK
+         && EVP_DecodeBlock(w, b64.base, (int)n) == (int)(n / 4 * 3);
+    if (ok)
+        der->len -= pad;
+    httpa_buf_free(&b64);
+    return ok;
+}
+
+bool dcap_pem_ders(const uint8_t *pem, size_t len, httpa_buf *out, size_t max, size_t *n)
+{
+    const uint8_t *p = pem, *end = pem + len;
+    for (size_t i = 0; i < max; i++)
+        httpa_buf_init(&out[i], len);
+    for (*n = 0;; (*n)++) {
+        while (p < end && blank(*p))
+            p++;
+        if (p == end)
+            return *n != 0;
+        const uint8_t *stop = find(p, end, PEM_END);
+        if (*n == max || (size_t)(end - p) < sizeof(PEM_BEGIN) - 1
+            || memcmp(p, PEM_BEGIN, sizeof(PEM_BEGIN) - 1) != 0 || stop == NULL
+            || !block_der(p, stop, &out[*n]))
+            return false;
+        p = stop + sizeof(PEM_END) - 1;
+    }
 }
 
 /* ---- JSON helpers: each names the member it rejects ---- */
@@ -643,6 +683,10 @@ httpa_err httpa_dcap_collateral_parse(const char *json, size_t len, httpa_dcap_c
         return dcap_fail(diag, HTTPA_DCAP_COLLATERAL_MALFORMED, "not a JSON object: %s", je.text);
     }
     httpa_dcap_collateral *c = calloc(1, sizeof(*c));
+    if (c != NULL && pthread_mutex_init(&c->memo.mu, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
     httpa_err e = c != NULL ? parse_members(root, c, diag) : HTTPA_ERR_NOMEM;
     json_decref(root);
     if (e != HTTPA_OK) {
@@ -695,5 +739,7 @@ void httpa_dcap_collateral_free(httpa_dcap_collateral *c)
     free(c->tcb.identities);
     free(c->tcb.levels);
     free(c->qe.levels);
+    dcap_memo_clear_leaves(&c->memo);
+    pthread_mutex_destroy(&c->memo.mu);
     free(c);
 }

@@ -3,6 +3,7 @@
 #ifndef HTTPA_ATTEST_DCAP_INT_H
 #define HTTPA_ATTEST_DCAP_INT_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include <jansson.h>
@@ -63,6 +64,38 @@ typedef struct dcap_qe_identity {
     size_t nlevels;
 } dcap_qe_identity;
 
+/* What a complete verification with this collateral established under one
+ * trust anchor that does not depend on the time: the root CRL, the PCK CRL
+ * and its issuer chain, the TCB info and QE identity signatures and signer
+ * chains, and that none of those certificates is revoked. A later
+ * verification with the same anchor repeats only what depends on the time
+ * (validity windows) and on the quote, and falls back to the complete
+ * checks whenever anything differs, so a rejection always names the same
+ * reason. Set once, under `mu`; the collateral stays shareable. */
+#define DCAP_MEMO_LEAVES 16
+
+/* A PCK certificate that passed path validation (strict, up to the memo's
+ * PCK CA, not in the PCK CRL): every quote of one platform carries the same
+ * one, so it is decoded and verified once. */
+typedef struct dcap_memo_leaf {
+    uint8_t der_hash[32];        /* SHA-256 of its DER */
+    X509 *leaf;                  /* a reference */
+    int64_t not_before, not_after;
+} dcap_memo_leaf;
+
+typedef struct dcap_memo {
+    pthread_mutex_t mu;
+    bool valid;
+    bool pck_crl_accepted;       /* a PCK chain passed OpenSSL's CRL checks with it */
+    uint8_t anchor[32];          /* SHA-256 of the anchor's DER */
+    int64_t not_before, not_after; /* where every memoized certificate is valid */
+    dcap_memo_leaf leaves[DCAP_MEMO_LEAVES];
+    size_t nleaves, next;        /* filled, then replaced round robin */
+} dcap_memo;
+
+/* Drop the memoized leaves (under mu). */
+void dcap_memo_clear_leaves(dcap_memo *m);
+
 struct httpa_dcap_collateral {
     STACK_OF(X509) *pck_crl_chain; /* PCK CA, root */
     STACK_OF(X509) *tcb_chain;     /* TCB signing, root */
@@ -79,6 +112,7 @@ struct httpa_dcap_collateral {
     json_t *qe_json;
     dcap_tcb_info tcb;
     dcap_qe_identity qe;
+    dcap_memo memo;
 };
 
 /* Strict hex (either case) of exactly 2 * n characters into n octets. */
@@ -93,6 +127,13 @@ int64_t dcap_civil_to_unix(int64_t y, unsigned mon, unsigned d, unsigned h, unsi
  * space are allowed, anything else after the last certificate is not. NULL
  * when malformed or empty. */
 STACK_OF(X509) *dcap_pem_chain(const uint8_t *pem, size_t len, int max);
+
+/* The DER octets of each certificate of a PEM text, without decoding the
+ * certificates: the blocks are delimited as dcap_pem_chain does, and their
+ * base64 must be strict (anything else: false, and the caller takes
+ * dcap_pem_chain's path). At most `max` blocks; *n receives the count;
+ * out[0..max) are initialized by the callee. */
+bool dcap_pem_ders(const uint8_t *pem, size_t len, httpa_buf *out, size_t max, size_t *n);
 
 /* The FMSPC in the PCK certificate of a quote (for choosing collateral);
  * false when the quote or its certificate cannot be parsed. */

@@ -30,6 +30,20 @@ static const httpa_dcap_collateral *pick(const httpa_dcap_verifier *v, httpa_spa
 {
     uint8_t fmspc[6];
     bool tdx = false;
+    /* With one collateral of the quote's TEE type the FMSPC cannot change
+     * the choice: skip decoding the PCK certificate for it. */
+    httpa_dcap_quote q;
+    const httpa_dcap_collateral *only = NULL;
+    size_t same = 0;
+    bool parsed = httpa_dcap_quote_parse(evidence, &q, NULL) == HTTPA_OK;
+    for (size_t i = 0; parsed && i < v->ncollaterals; i++)
+        if (v->collaterals[i] != NULL
+            && v->collaterals[i]->tcb.tdx == (q.tee_type == HTTPA_DCAP_TEE_TDX)) {
+            only = v->collaterals[i];
+            same++;
+        }
+    if (same == 1)
+        return only;
     bool known = dcap_quote_fmspc(evidence, fmspc, &tdx);
     const httpa_dcap_collateral *any = NULL, *same_tee = NULL;
     for (size_t i = 0; i < v->ncollaterals; i++) {

@@ -98,6 +98,7 @@ struct httpa_dcap_trust {
     X509 *root;
     uint8_t *der; /* the pinned encoding, compared byte for byte */
     size_t der_len;
+    uint8_t fp[32]; /* SHA-256 of der: names the anchor in collateral memos */
 };
 
 void httpa_dcap_trust_free(httpa_dcap_trust *t)
@@ -123,7 +124,8 @@ static httpa_err trust_from_pem(const char *pem, size_t len, httpa_dcap_trust **
         t->der_len = n > 0 ? (size_t)n : 0;
         /* An anchor must be self-signed; anything else is a configuration error. */
         if (n <= 0 || X509_check_issued(t->root, t->root) != X509_V_OK
-            || X509_verify(t->root, X509_get0_pubkey(t->root)) != 1)
+            || X509_verify(t->root, X509_get0_pubkey(t->root)) != 1
+            || httpa_hash(HTTPA_SHA256, HTTPA_SPAN(t->der, t->der_len), t->fp) != HTTPA_OK)
             e = HTTPA_ERR_INVALID_ARG;
     }
     sk_X509_pop_free(one, X509_free);
@@ -150,13 +152,28 @@ httpa_err httpa_dcap_trust_new_test_root(const char *pem, size_t len, httpa_dcap
     return trust_from_pem(pem, len, out);
 }
 
-static bool is_pinned(const httpa_dcap_trust *t, X509 *x)
+/* x's DER is exactly der[0..len). */
+static bool der_is(X509 *x, const uint8_t *der, size_t len)
+{
+    unsigned char *mine = NULL;
+    int n = i2d_X509(x, &mine);
+    bool same = n > 0 && (size_t)n == len && memcmp(mine, der, len) == 0;
+    OPENSSL_free(mine);
+    return same;
+}
+
+static bool same_der(X509 *a, X509 *b)
 {
     unsigned char *der = NULL;
-    int n = i2d_X509(x, &der);
-    bool same = n > 0 && (size_t)n == t->der_len && memcmp(der, t->der, t->der_len) == 0;
+    int n = i2d_X509(b, &der);
+    bool same = n > 0 && der_is(a, der, (size_t)n);
     OPENSSL_free(der);
     return same;
+}
+
+static bool is_pinned(const httpa_dcap_trust *t, X509 *x)
+{
+    return der_is(x, t->der, t->der_len);
 }
 
 /* ---- Small OpenSSL helpers ---- */
@@ -289,6 +306,10 @@ typedef struct vctx {
     const dcap_tcb_level *level;
     const dcap_isv_level *qe_level;
     const dcap_isv_level *module_level; /* NULL for TDX 1.0 modules and SGX */
+    bool memo_hit; /* the collateral's memo holds for this anchor at this time */
+    bool leaf_known; /* the PCK leaf is a memoized one, valid now */
+    bool have_leaf_hash;
+    uint8_t leaf_hash[32]; /* SHA-256 of the PCK leaf's DER */
     httpa_dcap_result *out;
 } vctx;
 
@@ -364,6 +385,131 @@ static httpa_err check_freshness(vctx *v)
     return HTTPA_OK;
 }
 
+/* ---- The collateral memo (dcap_int.h) ---- */
+
+static void memo_check(vctx *v)
+{
+    dcap_memo *m = &((httpa_dcap_collateral *)v->col)->memo;
+    pthread_mutex_lock(&m->mu);
+    v->memo_hit = m->valid && memcmp(m->anchor, v->trust->fp, 32) == 0
+                  && v->now >= m->not_before && v->now <= m->not_after;
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Where all of `certs` are valid; false when a date cannot be read. */
+static bool validity(X509 *const *certs, size_t n, int64_t *from, int64_t *to)
+{
+    *from = INT64_MIN;
+    *to = INT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        int64_t a, b;
+        if (!asn1_to_unix(X509_get0_notBefore(certs[i]), &a)
+            || !asn1_to_unix(X509_get0_notAfter(certs[i]), &b))
+            return false;
+        *from = a > *from ? a : *from;
+        *to = b < *to ? b : *to;
+    }
+    return true;
+}
+
+/* After steps 2 and 3 passed in full: what they established, for later. */
+static void memo_store(vctx *v)
+{
+    const httpa_dcap_collateral *c = v->col;
+    dcap_memo *m = &((httpa_dcap_collateral *)c)->memo;
+    X509 *const certs[] = {v->trust->root, sk_X509_value(c->pck_crl_chain, 0),
+                           sk_X509_value(c->tcb_chain, 0), sk_X509_value(c->qe_chain, 0)};
+    int64_t from, to;
+    if (!validity(certs, sizeof(certs) / sizeof(certs[0]), &from, &to))
+        return;
+    pthread_mutex_lock(&m->mu);
+    if (!m->valid || memcmp(m->anchor, v->trust->fp, 32) != 0) {
+        memcpy(m->anchor, v->trust->fp, 32);
+        m->pck_crl_accepted = false;
+        dcap_memo_clear_leaves(m);
+    }
+    m->valid = true;
+    m->not_before = from;
+    m->not_after = to;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void dcap_memo_clear_leaves(dcap_memo *m)
+{
+    for (size_t i = 0; i < m->nleaves; i++)
+        X509_free(m->leaves[i].leaf);
+    memset(m->leaves, 0, sizeof(m->leaves));
+    m->nleaves = m->next = 0;
+}
+
+static dcap_memo *memo_of(const vctx *v)
+{
+    return &((httpa_dcap_collateral *)v->col)->memo;
+}
+
+/* Under mu: the memo is for this anchor and its PCK CRL was accepted. */
+static bool memo_usable(const dcap_memo *m, const vctx *v)
+{
+    return m->valid && m->pck_crl_accepted && memcmp(m->anchor, v->trust->fp, 32) == 0;
+}
+
+/* A reference to the memoized leaf with this DER hash, valid at now. */
+static X509 *memo_find_leaf(const vctx *v)
+{
+    dcap_memo *m = memo_of(v);
+    X509 *found = NULL;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; memo_usable(m, v) && found == NULL && i < m->nleaves; i++) {
+        const dcap_memo_leaf *l = &m->leaves[i];
+        if (memcmp(l->der_hash, v->leaf_hash, 32) == 0 && v->now >= l->not_before
+            && v->now <= l->not_after && X509_up_ref(l->leaf))
+            found = l->leaf;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return found;
+}
+
+static void memo_add_leaf(const vctx *v, X509 *leaf)
+{
+    dcap_memo *m = memo_of(v);
+    int64_t from, to;
+    if (!v->have_leaf_hash || !validity(&leaf, 1, &from, &to))
+        return;
+    pthread_mutex_lock(&m->mu);
+    bool known = false;
+    for (size_t i = 0; i < m->nleaves && !known; i++)
+        known = memcmp(m->leaves[i].der_hash, v->leaf_hash, 32) == 0;
+    if (memo_usable(m, v) && !known && X509_up_ref(leaf)) {
+        dcap_memo_leaf *l = &m->leaves[m->next];
+        if (m->next < m->nleaves)
+            X509_free(l->leaf);
+        else
+            m->nleaves++;
+        *l = (dcap_memo_leaf){.leaf = leaf, .not_before = from, .not_after = to};
+        memcpy(l->der_hash, v->leaf_hash, 32);
+        m->next = (m->next + 1) % DCAP_MEMO_LEAVES;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void memo_accept_pck_crl(vctx *v)
+{
+    dcap_memo *m = &((httpa_dcap_collateral *)v->col)->memo;
+    pthread_mutex_lock(&m->mu);
+    if (m->valid && memcmp(m->anchor, v->trust->fp, 32) == 0)
+        m->pck_crl_accepted = true;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static bool memo_pck_crl_accepted(vctx *v)
+{
+    dcap_memo *m = memo_of(v);
+    pthread_mutex_lock(&m->mu);
+    bool ok = memo_usable(m, v);
+    pthread_mutex_unlock(&m->mu);
+    return ok;
+}
+
 /* ---- 2. CRLs and their issuers ---- */
 
 static httpa_err check_crls(vctx *v)
@@ -371,6 +517,9 @@ static httpa_err check_crls(vctx *v)
     const httpa_dcap_collateral *c = v->col;
     httpa_dcap_diag *d = &v->out->diag;
     X509 *root = v->trust->root;
+    memo_check(v);
+    if (v->memo_hit)
+        return HTTPA_OK; /* steps 2 and 3 passed before, and every certificate is valid now */
     if (X509_NAME_cmp(X509_CRL_get_issuer(c->root_crl), X509_get_subject_name(root)) != 0
         || X509_CRL_verify(c->root_crl, X509_get0_pubkey(root)) != 1) {
         ERR_clear_error();
@@ -431,16 +580,103 @@ static httpa_err check_collateral_signatures(vctx *v)
                            HTTPA_DCAP_QE_IDENTITY_CHAIN_UNTRUSTED_ROOT,
                            HTTPA_DCAP_QE_IDENTITY_CHAIN_INVALID,
                            HTTPA_DCAP_QE_IDENTITY_SIGNATURE_INVALID};
+    if (v->memo_hit)
+        return HTTPA_OK;
     httpa_err e = check_signed(v, &tcb);
-    return e == HTTPA_OK ? check_signed(v, &qe) : e;
+    if (e == HTTPA_OK)
+        e = check_signed(v, &qe);
+    if (e == HTTPA_OK)
+        memo_store(v);
+    return e;
 }
 
 /* ---- 4. PCK certificate chain ---- */
 
+/* The PCK CA is the collateral's (byte for byte), whose signature, chain
+ * and revocation status the memo vouches for, and its CRL has already been
+ * accepted by OpenSSL for a leaf: path validation of the leaf up to that CA
+ * (strict, at `now`) plus the leaf's revocation check is then the whole of
+ * what is left. false: take the complete path, which names any failure. */
+static bool pck_leaf_fast(vctx *v, X509 *leaf, X509 *ca)
+{
+    if (!v->memo_hit || !same_der(ca, sk_X509_value(v->col->pck_crl_chain, 0))
+        || !memo_pck_crl_accepted(v))
+        return false;
+    X509_STORE *st = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool ok = st != NULL && ctx != NULL && X509_STORE_add_cert(st, ca)
+              && X509_STORE_CTX_init(ctx, st, leaf, NULL);
+    if (ok) {
+        X509_VERIFY_PARAM *p = X509_STORE_CTX_get0_param(ctx);
+        X509_VERIFY_PARAM_set_flags(p, X509_V_FLAG_PARTIAL_CHAIN | X509_V_FLAG_X509_STRICT);
+        X509_VERIFY_PARAM_set_time(p, (time_t)v->now);
+        ok = X509_verify_cert(ctx) == 1 && sk_X509_num(X509_STORE_CTX_get0_chain(ctx)) == 2;
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(st);
+    X509_REVOKED *rev = NULL;
+    ok = ok && X509_CRL_get0_by_cert(v->col->pck_crl, &rev, leaf) == 0;
+    ERR_clear_error();
+    return ok;
+}
+
+static bool push_ref(STACK_OF(X509) *s, X509 *x)
+{
+    if (x == NULL || !X509_up_ref(x))
+        return false;
+    if (sk_X509_push(s, x))
+        return true;
+    X509_free(x);
+    return false;
+}
+
+/* The quote's chain, decoding only what is new: when its second and third
+ * certificates are byte for byte the collateral's PCK CA (memoized) and the
+ * pinned root, they are not decoded again (decoding a certificate is the
+ * costliest step left) and only the leaf is. NULL: take the general path. */
+static STACK_OF(X509) *known_chain(vctx *v)
+{
+    httpa_buf der[PCK_CHAIN_LEN + 1];
+    size_t n = 0;
+    X509 *ca = sk_X509_value(v->col->pck_crl_chain, 0), *leaf = NULL;
+    if (!v->memo_hit)
+        return NULL;
+    bool ok = dcap_pem_ders(v->q.pck_chain_pem.base, v->q.pck_chain_pem.len, der,
+                            PCK_CHAIN_LEN + 1, &n);
+    ok = ok && n == PCK_CHAIN_LEN && der_is(ca, der[1].base, der[1].len)
+         && der[2].len == v->trust->der_len
+         && memcmp(der[2].base, v->trust->der, der[2].len) == 0;
+    v->have_leaf_hash = ok && httpa_hash(HTTPA_SHA256, httpa_buf_span(&der[0]), v->leaf_hash)
+                                  == HTTPA_OK;
+    leaf = v->have_leaf_hash ? memo_find_leaf(v) : NULL;
+    v->leaf_known = leaf != NULL;
+    if (ok && leaf == NULL) {
+        const unsigned char *p = der[0].base;
+        leaf = d2i_X509(NULL, &p, (long)der[0].len);
+        ok = leaf != NULL && p == der[0].base + der[0].len;
+    }
+    STACK_OF(X509) *s = ok ? sk_X509_new_null() : NULL;
+    if (s != NULL && (!sk_X509_push(s, leaf) || !push_ref(s, ca) || !push_ref(s, v->trust->root))) {
+        if (sk_X509_num(s) == 0)
+            X509_free(leaf);
+        sk_X509_pop_free(s, X509_free);
+        s = NULL;
+    } else if (s == NULL) {
+        X509_free(leaf);
+    }
+    for (size_t i = 0; i < PCK_CHAIN_LEN + 1; i++)
+        httpa_buf_free(&der[i]);
+    ERR_clear_error();
+    return s;
+}
+
 static httpa_err check_pck_chain(vctx *v)
 {
     httpa_dcap_diag *d = &v->out->diag;
-    v->pck = dcap_pem_chain(v->q.pck_chain_pem.base, v->q.pck_chain_pem.len, PCK_CHAIN_LEN + 1);
+    v->pck = known_chain(v);
+    if (v->pck == NULL)
+        v->pck = dcap_pem_chain(v->q.pck_chain_pem.base, v->q.pck_chain_pem.len,
+                                PCK_CHAIN_LEN + 1);
     if (v->pck == NULL || sk_X509_num(v->pck) != PCK_CHAIN_LEN)
         return dcap_fail(d, HTTPA_DCAP_PCK_CHAIN_MALFORMED, "want leaf, PCK CA and root PEM");
     X509 *leaf = sk_X509_value(v->pck, 0), *ca = sk_X509_value(v->pck, 1);
@@ -450,6 +686,12 @@ static httpa_err check_pck_chain(vctx *v)
         return dcap_fail(d, HTTPA_DCAP_PCK_CHAIN_INVALID, "unexpected subject names");
     if (X509_NAME_cmp(X509_CRL_get_issuer(v->col->pck_crl), X509_get_subject_name(ca)) != 0)
         return dcap_fail(d, HTTPA_DCAP_PCK_CRL_ISSUER_MISMATCH, "PCK CRL is not for this PCK CA");
+    if (v->leaf_known)
+        return HTTPA_OK; /* validated before with this collateral, and valid now */
+    if (pck_leaf_fast(v, leaf, ca)) {
+        memo_add_leaf(v, leaf);
+        return HTTPA_OK;
+    }
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     if (untrusted == NULL || !sk_X509_push(untrusted, ca)) {
         sk_X509_free(untrusted);
@@ -462,6 +704,10 @@ static httpa_err check_pck_chain(vctx *v)
         return path_fail(d, err, depth, "PCK chain",
                          depth == 0 ? HTTPA_DCAP_PCK_CERT_REVOKED : HTTPA_DCAP_PCK_CA_REVOKED,
                          HTTPA_DCAP_PCK_CHAIN_INVALID);
+    if (same_der(ca, sk_X509_value(v->col->pck_crl_chain, 0))) {
+        memo_accept_pck_crl(v);
+        memo_add_leaf(v, leaf);
+    }
     return HTTPA_OK;
 }
 
@@ -502,11 +748,24 @@ static httpa_err check_signatures(vctx *v)
 
 /* ---- 6. The SGX extension of the PCK certificate ---- */
 
-static bool oid_is(const ASN1_OBJECT *o, const char *txt)
+/* The DER content of SGX_EXT_OID (1.2.840.113741.1.13.1); its members add
+ * one arc, the TCB components two (each arc below 128: one octet). */
+static const uint8_t SGX_EXT_DER[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
+
+/* 0 unless `o` is SGX_EXT_OID followed by exactly `narcs` (1 or 2) small
+ * arcs; then the last arc (and *first the first one). Octets, not text. */
+static unsigned sgx_arc(const ASN1_OBJECT *o, size_t narcs, unsigned *first)
 {
-    char buf[64];
-    int n = OBJ_obj2txt(buf, (int)sizeof(buf), o, 1);
-    return n > 0 && (size_t)n < sizeof(buf) && strcmp(buf, txt) == 0;
+    const unsigned char *p = OBJ_get0_data(o);
+    size_t n = OBJ_length(o), base = sizeof(SGX_EXT_DER);
+    if (p == NULL || n != base + narcs || memcmp(p, SGX_EXT_DER, base) != 0)
+        return 0;
+    for (size_t i = base; i < n; i++)
+        if (p[i] >= 0x80)
+            return 0;
+    if (first != NULL)
+        *first = p[base];
+    return p[n - 1];
 }
 
 /* The members of a DER SEQUENCE held in an ASN1_TYPE. */
@@ -541,12 +800,11 @@ static bool integer(const ASN1_TYPE *t, int64_t max, int64_t *out)
 /* Bits of `seen`: 1..16 components, 17 PCESVN, 18 CPUSVN. */
 static bool tcb_entry(const ASN1_OBJECT *oid, const ASN1_TYPE *val, pck_ext *x, uint32_t *seen)
 {
-    char want[64];
     int64_t n;
     uint8_t cpusvn[16];
+    unsigned first = 0, last = sgx_arc(oid, 2, &first);
     for (unsigned i = 1; i <= 18; i++) {
-        snprintf(want, sizeof(want), SGX_EXT_OID ".2.%u", i);
-        if (!oid_is(oid, want))
+        if (first != 2 || last != i)
             continue;
         if ((*seen & 1u << i) != 0)
             return false;
@@ -594,9 +852,8 @@ static bool parse_tcb(const ASN1_TYPE *t, pck_ext *x)
 /* Bits of `seen`: 1 TCB, 2 PCEID, 3 FMSPC. */
 static bool sgx_entry(const ASN1_OBJECT *oid, const ASN1_TYPE *val, pck_ext *x, unsigned *seen)
 {
-    unsigned bit = oid_is(oid, SGX_EXT_OID ".2") ? 1 : oid_is(oid, SGX_EXT_OID ".3") ? 2
-                   : oid_is(oid, SGX_EXT_OID ".4")  ? 4
-                                                    : 0;
+    unsigned arc = sgx_arc(oid, 1, NULL);
+    unsigned bit = arc == 2 ? 1 : arc == 3 ? 2 : arc == 4 ? 4 : 0;
     if (bit == 0)
         return true; /* PPID, SGX type, platform instance...: not needed */
     if ((*seen & bit) != 0)
@@ -609,10 +866,14 @@ static bool sgx_entry(const ASN1_OBJECT *oid, const ASN1_TYPE *val, pck_ext *x, 
 
 static bool parse_sgx_extension(X509 *leaf, pck_ext *x)
 {
-    ASN1_OBJECT *obj = OBJ_txt2obj(SGX_EXT_OID, 1);
-    int at = obj != NULL ? X509_get_ext_by_OBJ(leaf, obj, -1) : -1;
-    ASN1_OBJECT_free(obj);
-    X509_EXTENSION *ext = at >= 0 ? X509_get_ext(leaf, at) : NULL;
+    X509_EXTENSION *ext = NULL;
+    for (int i = 0; ext == NULL && i < X509_get_ext_count(leaf); i++) {
+        X509_EXTENSION *cand = X509_get_ext(leaf, i);
+        const ASN1_OBJECT *o = X509_EXTENSION_get_object(cand);
+        if (OBJ_length(o) == sizeof(SGX_EXT_DER)
+            && memcmp(OBJ_get0_data(o), SGX_EXT_DER, sizeof(SGX_EXT_DER)) == 0)
+            ext = cand;
+    }
     ASN1_OCTET_STRING *data = ext != NULL ? X509_EXTENSION_get_data(ext) : NULL;
     if (data == NULL)
         return false;
@@ -873,15 +1134,23 @@ httpa_err httpa_dcap_verify(const httpa_dcap_trust *trust, httpa_span quote,
 bool dcap_quote_fmspc(httpa_span quote, uint8_t fmspc[6], bool *tdx)
 {
     httpa_dcap_quote q;
+    httpa_buf der[PCK_CHAIN_LEN + 1];
+    size_t n = 0;
     if (httpa_dcap_quote_parse(quote, &q, NULL) != HTTPA_OK)
         return false;
     *tdx = q.tee_type == HTTPA_DCAP_TEE_TDX;
-    STACK_OF(X509) *chain = dcap_pem_chain(q.pck_chain_pem.base, q.pck_chain_pem.len, 4);
+    /* Only the leaf is needed: decode that one certificate. */
+    bool ok = dcap_pem_ders(q.pck_chain_pem.base, q.pck_chain_pem.len, der, PCK_CHAIN_LEN + 1, &n);
+    const unsigned char *p = der[0].base;
+    X509 *leaf = ok ? d2i_X509(NULL, &p, (long)der[0].len) : NULL;
     pck_ext x;
-    bool ok = chain != NULL && parse_sgx_extension(sk_X509_value(chain, 0), &x);
+    ok = leaf != NULL && parse_sgx_extension(leaf, &x);
     if (ok)
         memcpy(fmspc, x.fmspc, 6);
-    sk_X509_pop_free(chain, X509_free);
+    X509_free(leaf);
+    for (size_t i = 0; i < PCK_CHAIN_LEN + 1; i++)
+        httpa_buf_free(&der[i]);
+    ERR_clear_error();
     return ok;
 }
 

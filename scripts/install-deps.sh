@@ -5,9 +5,9 @@ set -eu
 
 PACKAGES="
 build-essential cmake pkg-config
-libssl-dev libjansson-dev libcmocka-dev
+libssl-dev libjansson-dev libcmocka-dev libcjose-dev
 libh2o-evloop-dev libcurl4-openssl-dev
-nginx-light curl
+nginx-light curl wrk
 clang libclang-rt-14-dev
 "
 

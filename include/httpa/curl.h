@@ -218,6 +218,89 @@ void httpa_curl_forget(httpa_curl_client *c, const char *url);
 /* Handshakes this client completed successfully, since creation. */
 uint64_t httpa_curl_handshakes(httpa_curl_client *c);
 
+/* ---- Trusted Authority (docs/TA.md) ----
+ *
+ * Both RFC 9334 models, with the TA of programs/httpa-ta.c (or any service
+ * with its POST /v1/appraise API):
+ *   passport:         the server fetches a token for its own evidence
+ *                     (httpa_ta_fetch_token) and staples it in Attest-Quotes
+ *                     as a format=eat entry; clients verify it with
+ *                     httpa_eat_verifier (include/httpa/eat.h);
+ *   background check: the client sends the server's raw evidence to the TA
+ *                     and checks the token it gets back (httpa_ta_verifier).
+ * Tokens are only ever checked with keys from the caller's configuration
+ * (a JWKS or PEM file, httpa_eat_keyset_load), never with keys fetched
+ * from the TA at run time. */
+
+typedef struct httpa_ta_client_config {
+    const char *url;              /* TA base URL: "https://ta.example:8600" */
+    const char *cafile;           /* CA bundle for https; NULL: curl's */
+    bool insecure;                /* no TLS peer verification: FOR TESTS ONLY */
+    long timeout_ms;              /* whole request; 0: 10000 */
+    const char *user_agent;       /* NULL: "httpa-ta-client/<version>" */
+} httpa_ta_client_config;
+
+/* What the TA said about the token it issued. */
+typedef struct httpa_ta_token_info {
+    char kid[64];
+    char verdict[16];             /* "affirming", "warning", "contraindicated" */
+    char tcb_status[48];
+    int64_t iat, exp;
+    int status;                   /* HTTP status of the TA's answer; 0: none */
+    char problem[64];             /* problem type name on an error answer */
+} httpa_ta_token_info;
+
+struct httpa_eat_keyset;
+
+/* POST {url}/v1/appraise for raw `evidence` of TEE `tee` ("sgx", "tdx",
+ * "sim") and append the compact token to `token`. `nonce` (64 octets, may
+ * be NULL) asks the TA to check the evidence's report_data too. With
+ * `keys`, the token is also verified at `now` (signature, claims, TEE, and
+ * that it is about exactly this evidence). Returns:
+ *   HTTPA_OK                  a token with verdict affirming or warning;
+ *   HTTPA_ERR_NETWORK         the TA is unreachable, timed out, or answered
+ *                             429/5xx (stale collateral, rate limit, ...);
+ *   HTTPA_ERR_BAD_QUOTE       the TA rejected the evidence (4xx), or the
+ *                             token does not verify with `keys`;
+ *   HTTPA_ERR_POLICY_VIOLATION the verdict is contraindicated;
+ *   HTTPA_ERR_INVALID_ARG, NOMEM, TOO_LARGE.
+ * `info` (may be NULL) receives the TA's statement; `why` a sentence. Call
+ * curl_global_init() once in main() first. Thread-safe. */
+httpa_err httpa_ta_fetch_token(const httpa_ta_client_config *cfg, const char *tee,
+                               httpa_span evidence, const uint8_t *nonce,
+                               const struct httpa_eat_keyset *keys, int64_t now, httpa_buf *token,
+                               httpa_ta_token_info *info, char *why, size_t why_len) HTTPA_MUST_USE;
+
+/* Called with every failure of a background check, for logs. */
+typedef void (*httpa_ta_reject_fn)(void *arg, const char *tee, httpa_err err, const char *why);
+
+struct httpa_policy;
+
+/* The background-check verifier: for a format=raw entry it sends the
+ * evidence to the TA and accepts the entry only with a token that verifies
+ * under `keys` at `now`, is about exactly this evidence and this TEE, has an
+ * acceptable verdict and passes `policy`; out->report_data is the token's
+ * eat_nonce, which the engine compares with the handshake's. Entries with
+ * format=eat (stapled tokens) are checked the same way without calling the
+ * TA. A TA that cannot be reached fails the entry (HTTPA_ERR_NETWORK, a
+ * bad_quote for the handshake): there is no fallback to trusting the
+ * server. A token under a kid that is not in `keys` is a failure too (the TA
+ * must sign with a configured key). Members are read-only after init; one
+ * verifier may serve many threads. */
+typedef struct httpa_ta_verifier {
+    httpa_verifier base;
+    httpa_ta_client_config ta;
+    const struct httpa_eat_keyset *keys;
+    const struct httpa_policy *policy;
+    bool allow_warning;           /* accept verdict warning (policy still applies) */
+    httpa_ta_reject_fn on_reject; /* optional */
+    void *on_reject_arg;
+} httpa_ta_verifier;
+
+void httpa_ta_verifier_init(httpa_ta_verifier *v, const httpa_ta_client_config *ta,
+                            const struct httpa_eat_keyset *keys,
+                            const struct httpa_policy *policy);
+
 #ifdef __cplusplus
 }
 #endif

@@ -27,6 +27,7 @@ struct mini_server {
     int lfd;
     unsigned short port;
     uint32_t expires;
+    mini_server_opts opts;
     pthread_t acceptor;
     pthread_mutex_t lock;
     pthread_cond_t idle;
@@ -81,13 +82,21 @@ static httpa_err add_key(mini_server *s, httpa_server *srv)
         e = httpa_attested_key_report_data(HTTPA_ED25519, HTTPA_SPAN(pub, 32), not_after, rd);
     if (e == HTTPA_OK)
         e = s->tee.base.quote(&s->tee.base, rd, &ev);
+    httpa_buf tok;
+    httpa_buf_init(&tok, 65536);
+    size_t nev = 1;
+    if (e == HTTPA_OK && s->opts.staple != NULL &&
+        s->opts.staple(s->opts.staple_arg, httpa_buf_span(&ev), &tok) == HTTPA_OK)
+        nev = 2;
     if (e == HTTPA_OK) {
-        httpa_key_evidence kev = {"sim", "raw", httpa_buf_span(&ev)};
-        e = httpa_server_add_key(srv, HTTPA_ED25519, key, HTTPA_SPAN(pub, 32), not_after, &kev, 1);
+        httpa_key_evidence kev[2] = {{"sim", "raw", httpa_buf_span(&ev)},
+                                     {"sim", "eat", httpa_buf_span(&tok)}};
+        e = httpa_server_add_key(srv, HTTPA_ED25519, key, HTTPA_SPAN(pub, 32), not_after, kev, nev);
         key = NULL;
     }
     httpa_sign_key_free(key);
     httpa_buf_free(&ev);
+    httpa_buf_free(&tok);
     return e;
 }
 
@@ -713,6 +722,8 @@ mini_server *mini_server_start(const mini_server_opts *opts)
         return NULL;
     s->lfd = -1;
     s->expires = opts != NULL ? opts->expires : 0;
+    if (opts != NULL)
+        s->opts = *opts;
     for (size_t i = 0; i < MAX_CONNS; i++)
         s->fds[i] = -1;
     pthread_mutex_init(&s->lock, NULL);

@@ -19,10 +19,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpa/buf.h"
+#include "httpa/err.h"
+
 typedef struct mini_server mini_server;
 
 typedef struct mini_server_opts {
     uint32_t expires;   /* Attest-Expires of new bases; 0: 3600 */
+    /* Optional stapling (passport model): called with the raw sim evidence
+     * of each new attested key; a token it appends to `token` is offered
+     * next to the raw entry as a format=eat entry. An error starts the
+     * engine without it. */
+    httpa_err (*staple)(void *arg, httpa_span raw, httpa_buf *token);
+    void *staple_arg;
 } mini_server_opts;
 
 typedef struct mini_server_stats {

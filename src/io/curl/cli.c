@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "httpa/eat.h"
 
 typedef struct cli_run {
     cli_opts o;
@@ -21,8 +22,11 @@ typedef struct cli_run {
     httpa_dcap_collateral *cols[CLI_MAX_COLLATERAL];
     size_t ncols;
     httpa_dcap_verifier dcap;
+    httpa_eat_keyset ta_keys;             /* --ta-key */
+    httpa_eat_verifier eat;               /* stapled results */
+    httpa_ta_verifier ta;                 /* --ta: background check */
     httpa_verifier verifier;              /* tries each of `chain` */
-    httpa_verifier *chain[2];
+    httpa_verifier *chain[3];
     size_t nchain;
     const char *secret_names[CLI_MAX_SECRETS];
     char name_store[CLI_MAX_SECRETS][64];
@@ -151,8 +155,8 @@ static httpa_err policy_hook(void *arg, const char *tee, const char *format, htt
     cli_run *r = arg;
     httpa_sim_evidence se;
     httpa_policy_verdict v = {0};
-    (void)format;
-    if (strcmp(tee, "sgx") == 0 || strcmp(tee, "tdx") == 0)
+    /* the token verifiers applied the policy to the token's claims */
+    if (strcmp(tee, "sgx") == 0 || strcmp(tee, "tdx") == 0 || strcmp(format, "eat") == 0)
         return HTTPA_OK;
     if (strcmp(tee, "sim") != 0 || httpa_sim_evidence_parse(ev, &se) != HTTPA_OK) {
         snprintf(why, n, "no policy evaluation for TEE %s", tee);
@@ -168,21 +172,54 @@ static httpa_err policy_hook(void *arg, const char *tee, const char *format, htt
     return e;
 }
 
+static void on_ta_reject(void *arg, const char *tee, httpa_err e, const char *why)
+{
+    cli_run *r = arg;
+    fprintf(r->err, "httpa: Trusted Authority check of %s evidence failed (%s): %s\n", tee,
+            httpa_err_name(e), why);
+}
+
+/* --ta-key: stapled results; with --ta also the background check, which
+ * then sees the raw entries before any local verifier. */
+static bool load_ta(cli_run *r)
+{
+    char msg[256] = "";
+    if (r->o.ta_key == NULL)
+        return true;
+    httpa_eat_keyset_init(&r->ta_keys);
+    if (httpa_eat_keyset_load(&r->ta_keys, r->o.ta_key, msg, sizeof(msg)) != HTTPA_OK)
+        return complain(r, "bad --ta-key", r->o.ta_key, msg);
+    if (r->o.ta_url == NULL) {
+        httpa_eat_verifier_init(&r->eat, &r->ta_keys, r->policy);
+        r->chain[r->nchain++] = &r->eat.base;
+        return true;
+    }
+    httpa_ta_client_config tc = {.url = r->o.ta_url, .cafile = r->o.cacert,
+                                 .insecure = r->o.insecure,
+                                 .timeout_ms = r->o.connect_timeout_ms};
+    httpa_ta_verifier_init(&r->ta, &tc, &r->ta_keys, r->policy);
+    r->ta.on_reject = on_ta_reject;
+    r->ta.on_reject_arg = r;
+    r->chain[r->nchain++] = &r->ta.base;
+    return true;
+}
+
 static bool setup_verification(cli_run *r)
 {
     r->verifier.appraise = chain_appraise;
-    if (!load_policy(r))
+    if (!load_policy(r) || !load_ta(r))
         return false;
-    if (r->o.allow_sim) {
+    if (r->o.allow_sim && r->o.sim_key != NULL) {
         uint8_t key[32];
         if (!load_sim_key(r, key))
             return false;
         httpa_sim_verifier_init(&r->sim, key);
         r->sim.allow_debug = true; /* the policy judges debug, like for any TEE */
         r->chain[r->nchain++] = &r->sim.base;
+    }
+    if (r->o.allow_sim)
         fprintf(r->err, "httpa: WARNING: --allow-sim: SIMULATED TEE evidence will be accepted; "
                         "it proves NOTHING about hardware. Development only.\n");
-    }
     return load_dcap(r);
 }
 
@@ -327,7 +364,7 @@ static void report(cli_run *r, const httpa_curl_resp *resp, int code)
                         "--allow-sim --sim-key KEY\n");
     else if (resp->err == HTTPA_ERR_BAD_QUOTE && r->nchain == 0)
         fprintf(r->err, "httpa: no verifier is configured: give --collateral for sgx/tdx "
-                        "quotes\n");
+                        "quotes, or a Trusted Authority (--ta, --ta-key)\n");
     if (resp->delivered)
         fprintf(r->err, "httpa: %llu verified octets arrived before the failure; %s\n",
                 (unsigned long long)resp->body_octets,

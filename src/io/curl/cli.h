@@ -21,6 +21,7 @@
 
 typedef struct cli_opts {
     const char *url, *method, *output, *policy, *sim_key, *cacert, *body_file;
+    const char *ta_url, *ta_key;        /* Trusted Authority: background check, token keys */
     httpa_buf data;                     /* -d / --data-binary literals, joined by '&' */
     bool have_data;
     const char *headers[CLI_MAX_HEADERS + 2];

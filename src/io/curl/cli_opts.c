@@ -8,7 +8,7 @@ enum {
     O_REQUEST, O_HEADER, O_DATA, O_DATA_BINARY, O_OUTPUT, O_VERBOSE, O_SEAL, O_HIDE,
     O_POLICY, O_ALLOW_SIM, O_SIM_KEY, O_SECRET, O_JSON, O_HTTP1, O_HTTP2, O_HTTP2_PRIOR,
     O_CACERT, O_INSECURE, O_PREFLIGHT, O_FRESH, O_FAIL, O_NO_BUFFER, O_CONNECT_TIMEOUT,
-    O_MAX_TIME, O_COLLATERAL, O_HELP, O_VERSION,
+    O_MAX_TIME, O_COLLATERAL, O_TA, O_TA_KEY, O_HELP, O_VERSION,
 };
 
 typedef struct opt_def {
@@ -32,6 +32,7 @@ static const opt_def OPTS[] = {
     {"fail", 'f', false, O_FAIL},              {"no-buffer", 'N', false, O_NO_BUFFER},
     {"connect-timeout", 0, true, O_CONNECT_TIMEOUT},
     {"max-time", 'm', true, O_MAX_TIME},       {"collateral", 0, true, O_COLLATERAL},
+    {"ta", 0, true, O_TA},                     {"ta-key", 0, true, O_TA_KEY},
     {"help", 'h', false, O_HELP},              {"version", 'V', false, O_VERSION},
 };
 
@@ -57,8 +58,8 @@ static const char HELP[] =
     "    written. TLS to the next hop is ordinary curl TLS.\n"
     "\n"
     "    There is no default verifier. Real TEE evidence (sgx, tdx) is verified with\n"
-    "    --collateral; simulated evidence only with --allow-sim and --sim-key, and\n"
-    "    otherwise rejected with exit status 3.\n"
+    "    --collateral, or by a Trusted Authority (--ta, --ta-key); simulated evidence\n"
+    "    only with --allow-sim, and otherwise rejected with exit status 3.\n"
     "\n"
     "OPTIONS\n"
     "    -X, --request METHOD    method (default GET, or POST with a body)\n"
@@ -86,8 +87,17 @@ static const char HELP[] =
     "                            default: sgx/tdx, UpToDate only, no debug, no\n"
     "                            advisories, simulated only with --allow-sim\n"
     "        --collateral FILE   DCAP collateral for sgx/tdx quotes (repeatable)\n"
+    "        --ta-key FILE       Trusted Authority verification keys (JWKS, or a PEM\n"
+    "                            public key): stapled results (format=eat entries)\n"
+    "                            signed by them are verified and appraised with\n"
+    "                            --policy; entries by other authorities are ignored\n"
+    "        --ta URL            background check: send the server's raw evidence to\n"
+    "                            this Trusted Authority and accept it only with a\n"
+    "                            valid result signed by a --ta-key key (required);\n"
+    "                            an unreachable TA fails the handshake (exit 3)\n"
     "        --allow-sim         accept SIMULATED TEE evidence (development only)\n"
-    "        --sim-key HEX|@FILE the simulated TEE's attestation public key\n"
+    "        --sim-key HEX|@FILE the simulated TEE's attestation public key (not needed\n"
+    "                            when a Trusted Authority appraises it)\n"
     "        --fresh             require fresh-mode evidence (a quote per handshake)\n"
     "        --preflight         send the CORS Preflight (OPTIONS) before ATTEST\n"
     "        --json              print a JSON summary on standard output: status,\n"
@@ -123,6 +133,7 @@ static const char HELP[] =
     "    httpa -v -H 'Authorization: Bearer t0ken' --seal-header x-tenant \\\n"
     "          -H 'X-Tenant: acme' -d '{\"q\":1}' --hide-target https://svc.example/infer\n"
     "    httpa --secret db-key=@db.key --json https://svc.example/start\n"
+    "    httpa --ta https://ta.example:8600 --ta-key ta-jwks.json https://svc.example/api\n"
     "    httpa --allow-sim --sim-key @sim.pub http://127.0.0.1:8443/hello   # development\n";
 
 void cli_help(FILE *out)
@@ -212,6 +223,8 @@ static bool apply(cli_opts *o, int id, const char *v, char *msg, size_t n)
     case O_SECRET:
         return add_to(o->secret_args, &o->nsecrets, CLI_MAX_SECRETS, v) ||
                fail(msg, n, "too many --secret", NULL);
+    case O_TA: o->ta_url = v; return true;
+    case O_TA_KEY: o->ta_key = v; return true;
     case O_COLLATERAL:
         return add_to(o->collateral, &o->ncollateral, CLI_MAX_COLLATERAL, v) ||
                fail(msg, n, "too many --collateral", NULL);
@@ -282,8 +295,11 @@ static bool check(const cli_opts *o, char *msg, size_t n)
         return fail(msg, n, "no URL", NULL);
     if (o->sim_key != NULL && !o->allow_sim)
         return fail(msg, n, "--sim-key is used only with --allow-sim", NULL);
-    if (o->allow_sim && o->sim_key == NULL)
+    if (o->allow_sim && o->sim_key == NULL && o->ta_key == NULL)
         return fail(msg, n, "--allow-sim needs --sim-key (the simulated TEE's public key)", NULL);
+    if (o->ta_url != NULL && o->ta_key == NULL)
+        return fail(msg, n, "--ta needs --ta-key (the Trusted Authority's verification keys)",
+                    NULL);
     if (o->http1 + o->http2 + o->http2_prior > 1)
         return fail(msg, n, "choose one of --http1.1, --http2, --http2-prior-knowledge", NULL);
     return true;

@@ -155,6 +155,7 @@ typedef struct cl_recorder {
     httpa_verifier base;
     const httpa_curl_client *c;
     httpa_curl_attestation *att;
+    const httpa_msg *resp;      /* the AtHS response, for stapled entries (7.7 rule 4) */
     bool policy_rejected;
     char why[128];
 } cl_recorder;

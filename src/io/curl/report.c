@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "httpa/crypto.h"
+#include "httpa/eat.h"
 #include "httpa/sf.h"
 #include "internal.h"
 
@@ -116,6 +118,54 @@ static httpa_curl_evidence *slot_for(httpa_curl_attestation *att, const char *te
     return ev;
 }
 
+/* The Attest-Quotes list of the response (NULL when absent or malformed:
+ * the engine reports that). */
+static httpa_sf_value *quotes_of(const httpa_msg *resp)
+{
+    httpa_buf v;
+    bool found = false;
+    httpa_sf_value *sf = NULL;
+    httpa_buf_init(&v, 256 * 1024);
+    if (resp == NULL ||
+        httpa_msg_combine(resp, "attest-quotes", 13, &v, &found) != HTTPA_OK || !found ||
+        httpa_sf_parse(HTTPA_SF_LIST, (const char *)v.base, v.len, NULL, &sf) != HTTPA_OK)
+        sf = NULL;
+    httpa_buf_free(&v);
+    return sf;
+}
+
+static bool is_raw_of(const httpa_sf_member *m, const char *tee)
+{
+    const httpa_sf_param *f = httpa_sf_param_find(m->params, m->nparams, "format");
+    return m->is_inner && m->ninner == 2 && m->inner[0].bare.type == HTTPA_SF_TOKEN &&
+           m->inner[1].bare.type == HTTPA_SF_BINARY && m->inner[0].bare.len == strlen(tee) &&
+           memcmp(m->inner[0].bare.bytes, tee, m->inner[0].bare.len) == 0 && f != NULL &&
+           f->value.type == HTTPA_SF_TOKEN && f->value.len == 3 &&
+           memcmp(f->value.bytes, "raw", 3) == 0;
+}
+
+/* Profile 7.7 rule 4: a verified stapled token must be about the raw
+ * evidence of the same TEE when the response carries such an entry (any
+ * of them, when there are several instances). */
+static httpa_err stapled_matches_raw(const httpa_msg *resp, const char *tee, httpa_span token)
+{
+    uint8_t want[32], h[32];
+    bool any_raw = false, match = false;
+    if (httpa_eat_peek_evidence_sha256(token, want) != HTTPA_OK)
+        return HTTPA_ERR_BAD_QUOTE;
+    httpa_sf_value *sf = quotes_of(resp);
+    for (size_t i = 0; sf != NULL && i < sf->nmembers && !match; i++) {
+        const httpa_sf_member *m = &sf->members[i];
+        if (!is_raw_of(m, tee))
+            continue;
+        any_raw = true;
+        match = httpa_hash(HTTPA_SHA256, HTTPA_SPAN(m->inner[1].bare.bytes, m->inner[1].bare.len),
+                           h) == HTTPA_OK && httpa_ct_equal(h, want, 32);
+    }
+    httpa_sf_free(sf);
+    return !any_raw || match ? HTTPA_OK : HTTPA_ERR_BAD_QUOTE;
+}
+
 static httpa_err rec_appraise(httpa_verifier *self, const char *tee, const char *format,
                               httpa_span evidence, int64_t now, httpa_appraisal *out)
 {
@@ -124,6 +174,12 @@ static httpa_err rec_appraise(httpa_verifier *self, const char *tee, const char 
     httpa_verifier *inner = cfg->engine.verifier;
     char why[128] = "";
     httpa_err e = inner->appraise(inner, tee, format, evidence, now, out);
+    if (e == HTTPA_OK && strcmp(format, "eat") == 0 &&
+        stapled_matches_raw(r->resp, tee, evidence) != HTTPA_OK) {
+        e = HTTPA_ERR_BAD_QUOTE;
+        cl_fmt(why, sizeof(why), "the stapled token is about other evidence than the raw %s "
+                                 "entry (httpa2_evidence_sha256)", tee);
+    }
     if (e == HTTPA_OK && cfg->policy != NULL) {
         e = cfg->policy(cfg->policy_arg, tee, format, evidence, out, now, why, sizeof(why));
         why[sizeof(why) - 1] = '\0';

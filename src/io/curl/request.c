@@ -201,6 +201,7 @@ static httpa_err aths_exchange(rq *q, const cl_url *u, httpa_msg *m, httpa_clien
         e = aths_status(q, &x, u);
     if (e == HTTPA_OK) {
         cl_att_offered(&b->att, &x.resp, sent);
+        rec->resp = &x.resp;
         e = httpa_client_hs_finish(hs, &x.resp, httpa_buf_span(&x.raw), (int64_t)time(NULL),
                                    &b->base);
         if (e != HTTPA_OK)

@@ -1,7 +1,8 @@
 /* httpa-micro: CPU cost of the engine's hot paths, for bench/run-micro.sh.
  *
  *   httpa-micro aths N          server CPU per AtHS, attested-key mode (µs)
- *   httpa-micro trt SIZE N      TrT seal+open of a SIZE-octet body (AEAD MB/s)
+ *   httpa-micro trt SIZE N [RS] TrT seal+open of a SIZE-octet body (AEAD MB/s),
+ *                               records of RS octets (default: the engine's)
  *
  * Each prints one number per line: the median of 5 runs of N iterations.
  * Only the measured side is timed (CLOCK_THREAD_CPUTIME_ID); building the
@@ -128,13 +129,13 @@ static httpa_client_base *handshake(bench *b)
 
 /* One TrT request: client protects and seals, server opens. Returns CPU s. */
 static double trt_once(bench *b, httpa_client_base *base, const uint8_t *body, size_t size,
-                       httpa_buf *wire, httpa_buf *plain)
+                       uint32_t rs, httpa_buf *wire, httpa_buf *plain)
 {
     httpa_msg req, eresp;
     httpa_buf ebody;
     httpa_client_txn *ct;
     httpa_server_txn *st;
-    httpa_seal_opts opts = {.has_body = true, .content_length = size};
+    httpa_seal_opts opts = {.has_body = true, .content_length = size, .record_size = rs};
 
     httpa_msg_init_request(&req);
     httpa_msg_init_response(&eresp, 0);
@@ -159,7 +160,7 @@ static double trt_once(bench *b, httpa_client_base *base, const uint8_t *body, s
 }
 
 /* AEAD throughput: octets sealed plus octets opened, per CPU second. */
-static double trt_run(bench *b, httpa_client_base *base, size_t size, int n)
+static double trt_run(bench *b, httpa_client_base *base, size_t size, uint32_t rs, int n)
 {
     uint8_t *body = malloc(size);
     httpa_buf wire, plain;
@@ -168,7 +169,7 @@ static double trt_run(bench *b, httpa_client_base *base, size_t size, int n)
     httpa_buf_init(&plain, size);
     double t = 0;
     for (int i = 0; i < n; i++)
-        t += trt_once(b, base, body, size, &wire, &plain);
+        t += trt_once(b, base, body, size, rs, &wire, &plain);
     httpa_buf_free(&wire);
     httpa_buf_free(&plain);
     free(body);
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
     bench b;
     double v[RUNS];
     if (argc < 3 || (strcmp(argv[1], "aths") != 0 && strcmp(argv[1], "trt") != 0)) {
-        fprintf(stderr, "usage: httpa-micro aths N | httpa-micro trt SIZE N\n");
+        fprintf(stderr, "usage: httpa-micro aths N | httpa-micro trt SIZE N [RS]\n");
         return 64;
     }
     setup(&b);
@@ -192,10 +193,11 @@ int main(int argc, char **argv)
     } else {
         size_t size = (size_t)strtoul(argv[2], NULL, 10);
         int n = argc > 3 ? atoi(argv[3]) : 100;
+        uint32_t rs = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 0;
         for (int r = 0; r < RUNS; r++) {
             httpa_client_base *base = handshake(&b);
-            trt_run(&b, base, size, n / 10 + 1); /* warm up */
-            v[r] = trt_run(&b, base, size, n);
+            trt_run(&b, base, size, rs, n / 10 + 1); /* warm up */
+            v[r] = trt_run(&b, base, size, rs, n);
             httpa_client_base_release(base);
         }
     }

@@ -11,22 +11,8 @@
 #define EVP_CHUNK ((size_t)1 << 30)
 
 struct httpa_aead {
-    EVP_CIPHER *cipher;
     EVP_CIPHER_CTX *ctx;
 };
-
-static const char *cipher_name(httpa_aead_alg a)
-{
-    switch (a) {
-    case HTTPA_AES_128_GCM:
-        return "AES-128-GCM";
-    case HTTPA_AES_256_GCM:
-        return "AES-256-GCM";
-    case HTTPA_CHACHA20_POLY1305:
-        return "ChaCha20-Poly1305";
-    }
-    return NULL;
-}
 
 size_t httpa_aead_key_len(httpa_aead_alg a)
 {
@@ -42,20 +28,22 @@ size_t httpa_aead_key_len(httpa_aead_alg a)
 
 httpa_err httpa_aead_new(httpa_aead_alg a, httpa_span key, httpa_aead **out)
 {
-    const char *name = cipher_name(a);
     if (out == NULL)
         return HTTPA_ERR_INVALID_ARG;
     *out = NULL;
-    if (name == NULL || key.base == NULL || key.len != httpa_aead_key_len(a))
+    if (httpa_aead_key_len(a) == 0 || key.base == NULL || key.len != httpa_aead_key_len(a))
         return HTTPA_ERR_INVALID_ARG;
+    const httpa_ossl_algs *algs = httpa__algs();
+    if (algs == NULL || algs->cipher[a] == NULL)
+        return HTTPA_ERR_LIBRARY;
     httpa_aead *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return HTTPA_ERR_NOMEM;
-    c->cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+    /* The cipher's IV length, not the context's: the latter is a provider
+     * parameter query on every call. */
     c->ctx = EVP_CIPHER_CTX_new();
-    if (c->cipher == NULL || c->ctx == NULL
-        || !EVP_CipherInit_ex2(c->ctx, c->cipher, key.base, NULL, 1, NULL)
-        || EVP_CIPHER_CTX_get_iv_length(c->ctx) != HTTPA_IV_LEN) {
+    if (c->ctx == NULL || EVP_CIPHER_get_iv_length(algs->cipher[a]) != HTTPA_IV_LEN
+        || !EVP_CipherInit_ex2(c->ctx, algs->cipher[a], key.base, NULL, 1, NULL)) {
         httpa_aead_free(c);
         return httpa__ossl_error(HTTPA_ERR_LIBRARY);
     }
@@ -68,7 +56,6 @@ void httpa_aead_free(httpa_aead *c)
     if (c == NULL)
         return;
     EVP_CIPHER_CTX_free(c->ctx); /* clears the key schedule */
-    EVP_CIPHER_free(c->cipher);
     httpa_wipe(c, sizeof(*c));
     free(c);
 }

@@ -1,45 +1,25 @@
-/* SHA-2, HMAC and HKDF (RFC 5869) from OpenSSL, and the profile's HkdfLabel
- * and HKDF-Expand-Label (section 8.3). */
+/* SHA-2 and HMAC from OpenSSL; HKDF (RFC 5869) composed from OpenSSL's
+ * HMAC, and the profile's HkdfLabel and HKDF-Expand-Label (section 8.3).
+ *
+ * HKDF is built from HMAC here rather than taken from EVP_KDF: EVP_KDF
+ * fetches HMAC and the digest by name on every call (OpenSSL 3.0), and it
+ * cannot expand several labels from one keyed context. The composition is
+ * the protocol of RFC 5869 section 2 (Extract is one HMAC, Expand a short
+ * HMAC chain); the primitive stays OpenSSL's. */
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
+#include "kdf.h"
 #include "ossl.h"
 
 #define LABEL_PREFIX "httpa2 "
 #define LABEL_PREFIX_LEN (sizeof(LABEL_PREFIX) - 1)
 #define HKDF_LABEL_MAX (2 + 1 + 255 + 1 + 255)
-/* Early OpenSSL 3.0 releases refuse a longer HKDF info (HKDF_MAXBUF); an
- * HkdfLabel needs at most HKDF_LABEL_MAX. */
+/* The bound on an HKDF info kept from when this used EVP_KDF, which refused
+ * more in early OpenSSL 3.0 releases; an HkdfLabel needs at most
+ * HKDF_LABEL_MAX. */
 #define HKDF_INFO_MAX 1024
-
-static const EVP_MD *md_of(httpa_hash_alg h)
-{
-    switch (h) {
-    case HTTPA_SHA256:
-        return EVP_sha256();
-    case HTTPA_SHA384:
-        return EVP_sha384();
-    case HTTPA_SHA512:
-        return EVP_sha512();
-    }
-    return NULL;
-}
-
-static const char *md_name(httpa_hash_alg h)
-{
-    switch (h) {
-    case HTTPA_SHA256:
-        return OSSL_DIGEST_NAME_SHA2_256;
-    case HTTPA_SHA384:
-        return OSSL_DIGEST_NAME_SHA2_384;
-    case HTTPA_SHA512:
-        return OSSL_DIGEST_NAME_SHA2_512;
-    }
-    return NULL;
-}
 
 size_t httpa_hash_len(httpa_hash_alg h)
 {
@@ -71,10 +51,10 @@ httpa_err httpa_hash(httpa_hash_alg h, httpa_span in, uint8_t *out)
 
 httpa_err httpa_hashv(httpa_hash_alg h, const httpa_span *parts, size_t n, uint8_t *out)
 {
-    const EVP_MD *md = md_of(h);
-    if (md == NULL || out == NULL || !parts_ok(parts, n))
+    if (httpa_hash_len(h) == 0 || out == NULL || !parts_ok(parts, n))
         return HTTPA_ERR_INVALID_ARG;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const EVP_MD *md = httpa__md(h);
+    EVP_MD_CTX *ctx = md != NULL ? EVP_MD_CTX_new() : NULL;
     int ok = ctx != NULL && EVP_DigestInit_ex2(ctx, md, NULL);
     for (size_t i = 0; ok && i < n; i++)
         ok = EVP_DigestUpdate(ctx, parts[i].base, parts[i].len);
@@ -83,76 +63,150 @@ httpa_err httpa_hashv(httpa_hash_alg h, const httpa_span *parts, size_t n, uint8
     return ok ? HTTPA_OK : httpa__ossl_error(HTTPA_ERR_LIBRARY);
 }
 
+/* HMAC over the parts under the key `ctx` holds (re-initialized first, so
+ * one keyed context serves many MACs). */
+static int mac_parts(EVP_MAC_CTX *ctx, size_t out_len, const httpa_span *parts, size_t n,
+                     uint8_t *out)
+{
+    size_t got = 0;
+    int ok = EVP_MAC_init(ctx, NULL, 0, NULL);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = EVP_MAC_update(ctx, httpa__span_ptr(parts[i]), parts[i].len);
+    return ok && EVP_MAC_final(ctx, out, &got, out_len) && got == out_len;
+}
+
 httpa_err httpa_hmacv(httpa_hash_alg h, httpa_span key, const httpa_span *parts, size_t n,
                       uint8_t *out)
 {
-    const char *name = md_name(h);
-    if (name == NULL || out == NULL || (key.len > 0 && key.base == NULL) || !parts_ok(parts, n))
+    size_t out_len = httpa_hash_len(h);
+    if (out_len == 0 || out == NULL || (key.len > 0 && key.base == NULL) || !parts_ok(parts, n))
         return HTTPA_ERR_INVALID_ARG;
-    size_t out_len = httpa_hash_len(h), got = 0;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
-    int ok = ctx != NULL && EVP_MAC_init(ctx, httpa__span_ptr(key), key.len, params);
-    for (size_t i = 0; ok && i < n; i++)
-        ok = EVP_MAC_update(ctx, httpa__span_ptr(parts[i]), parts[i].len);
-    ok = ok && EVP_MAC_final(ctx, out, &got, out_len) && got == out_len;
+    EVP_MAC_CTX *ctx = httpa__hmac_new(h, key);
+    int ok = ctx != NULL && mac_parts(ctx, out_len, parts, n, out);
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     if (ok)
         return HTTPA_OK;
     httpa_wipe(out, out_len);
     return httpa__ossl_error(HTTPA_ERR_LIBRARY);
 }
 
-/* One EVP_KDF "HKDF" call; `extra` is the salt (extract) or the info (expand). */
-static httpa_err hkdf(httpa_hash_alg h, int mode, httpa_span key, httpa_span extra,
-                      uint8_t *out, size_t out_len)
+/* ---- HKDF on a reusable keyed context (kdf.h) ---- */
+
+httpa_err httpa_kdf_init(httpa_kdf *k, httpa_hash_alg h)
 {
-    const char *name = md_name(h);
-    if (name == NULL || out == NULL || (key.len > 0 && key.base == NULL)
-        || (extra.len > 0 && extra.base == NULL))
+    if (k == NULL)
         return HTTPA_ERR_INVALID_ARG;
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)name, 0),
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)httpa__span_ptr(key),
-                                          key.len),
-        OSSL_PARAM_construct_octet_string(mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY
-                                              ? OSSL_KDF_PARAM_SALT
-                                              : OSSL_KDF_PARAM_INFO,
-                                          (void *)httpa__span_ptr(extra), extra.len),
-        OSSL_PARAM_construct_end(),
-    };
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-    EVP_KDF_CTX *ctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
-    int ok = ctx != NULL && EVP_KDF_derive(ctx, out, out_len, params) == 1;
-    EVP_KDF_CTX_free(ctx);
-    EVP_KDF_free(kdf);
-    if (ok)
+    k->hash = h;
+    k->hlen = httpa_hash_len(h);
+    k->mac = NULL;
+    if (k->hlen == 0)
+        return HTTPA_ERR_INVALID_ARG;
+    k->mac = httpa__hmac_new(h, HTTPA_SPAN(NULL, 0));
+    return k->mac != NULL ? HTTPA_OK : httpa__ossl_error(HTTPA_ERR_LIBRARY);
+}
+
+void httpa_kdf_clear(httpa_kdf *k)
+{
+    if (k == NULL)
+        return;
+    EVP_MAC_CTX_free(k->mac); /* wipes the keyed state */
+    k->mac = NULL;
+}
+
+httpa_err httpa_kdf_key(httpa_kdf *k, httpa_span secret)
+{
+    if (k == NULL || k->mac == NULL || (secret.len > 0 && secret.base == NULL))
+        return HTTPA_ERR_INVALID_ARG;
+    if (!EVP_MAC_init(k->mac, httpa__span_ptr(secret), secret.len, NULL))
+        return httpa__ossl_error(HTTPA_ERR_LIBRARY);
+    return HTTPA_OK;
+}
+
+httpa_err httpa_kdf_extract(httpa_kdf *k, httpa_span salt, httpa_span ikm, uint8_t *out)
+{
+    uint8_t zeros[HTTPA_MAX_HASH] = {0};
+    if (k == NULL || k->mac == NULL || out == NULL || (ikm.len > 0 && ikm.base == NULL))
+        return HTTPA_ERR_INVALID_ARG;
+    /* RFC 5869 section 2.2: an absent salt is Hlen zero octets. */
+    if (salt.len == 0)
+        salt = HTTPA_SPAN(zeros, k->hlen);
+    httpa_err e = httpa_kdf_key(k, salt);
+    if (e != HTTPA_OK)
+        return e;
+    if (mac_parts(k->mac, k->hlen, &ikm, 1, out))
+        return HTTPA_OK;
+    httpa_wipe(out, k->hlen);
+    return httpa__ossl_error(HTTPA_ERR_LIBRARY);
+}
+
+/* T(i) = HMAC(PRK, T(i-1) || info || i), RFC 5869 section 2.3. */
+static int expand_blocks(httpa_kdf *k, httpa_span info, uint8_t *out, size_t out_len)
+{
+    uint8_t t[HTTPA_MAX_HASH];
+    size_t t_len = 0;
+    int ok = 1;
+    for (uint8_t i = 1; ok && out_len > 0; i++) {
+        const httpa_span parts[] = {HTTPA_SPAN(t, t_len), info, HTTPA_SPAN(&i, 1)};
+        ok = mac_parts(k->mac, k->hlen, parts, 3, t);
+        size_t n = out_len < k->hlen ? out_len : k->hlen;
+        if (ok)
+            memcpy(out, t, n);
+        out += n;
+        out_len -= n;
+        t_len = k->hlen;
+    }
+    httpa_wipe(t, sizeof(t));
+    return ok;
+}
+
+httpa_err httpa_kdf_expand(httpa_kdf *k, httpa_span info, uint8_t *out, size_t out_len)
+{
+    if (k == NULL || k->mac == NULL || out == NULL || (info.len > 0 && info.base == NULL))
+        return HTTPA_ERR_INVALID_ARG;
+    if (out_len == 0 || out_len > 255 * k->hlen || info.len > HKDF_INFO_MAX)
+        return HTTPA_ERR_INVALID_ARG;
+    if (expand_blocks(k, info, out, out_len))
         return HTTPA_OK;
     httpa_wipe(out, out_len);
     return httpa__ossl_error(HTTPA_ERR_LIBRARY);
 }
+
+httpa_err httpa_kdf_expand_label(httpa_kdf *k, const char *label, httpa_span context,
+                                 uint8_t *out, size_t out_len)
+{
+    uint8_t info[HKDF_LABEL_MAX];
+    size_t info_len = 0;
+    httpa_err e = httpa_hkdf_label(label, context, out_len, info, &info_len);
+    if (e != HTTPA_OK)
+        return e;
+    return httpa_kdf_expand(k, HTTPA_SPAN(info, info_len), out, out_len);
+}
+
+/* ---- one-shot HKDF ---- */
 
 httpa_err httpa_hkdf_extract(httpa_hash_alg h, httpa_span salt, httpa_span ikm, uint8_t *out)
 {
-    uint8_t zeros[HTTPA_MAX_HASH] = {0};
-    /* RFC 5869 section 2.2: an absent salt is Hlen zero octets. */
-    if (salt.len == 0)
-        salt = HTTPA_SPAN(zeros, httpa_hash_len(h));
-    return hkdf(h, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm, salt, out, httpa_hash_len(h));
+    httpa_kdf k;
+    if (out == NULL || (salt.len > 0 && salt.base == NULL))
+        return HTTPA_ERR_INVALID_ARG;
+    httpa_err e = httpa_kdf_init(&k, h);
+    if (e == HTTPA_OK)
+        e = httpa_kdf_extract(&k, salt, ikm, out);
+    httpa_kdf_clear(&k);
+    return e;
 }
 
 httpa_err httpa_hkdf_expand(httpa_hash_alg h, httpa_span prk, httpa_span info, uint8_t *out,
                             size_t out_len)
 {
-    if (out_len == 0 || out_len > 255 * httpa_hash_len(h) || info.len > HKDF_INFO_MAX)
-        return HTTPA_ERR_INVALID_ARG;
-    return hkdf(h, EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, info, out, out_len);
+    httpa_kdf k;
+    httpa_err e = httpa_kdf_init(&k, h);
+    if (e == HTTPA_OK)
+        e = httpa_kdf_key(&k, prk);
+    if (e == HTTPA_OK)
+        e = httpa_kdf_expand(&k, info, out, out_len);
+    httpa_kdf_clear(&k);
+    return e;
 }
 
 httpa_err httpa_hkdf_label(const char *label, httpa_span context, size_t L, uint8_t *out,
@@ -181,10 +235,12 @@ httpa_err httpa_hkdf_label(const char *label, httpa_span context, size_t L, uint
 httpa_err httpa_hkdf_expand_label(httpa_hash_alg h, httpa_span secret, const char *label,
                                   httpa_span context, uint8_t *out, size_t out_len)
 {
-    uint8_t info[HKDF_LABEL_MAX];
-    size_t info_len = 0;
-    httpa_err err = httpa_hkdf_label(label, context, out_len, info, &info_len);
-    if (err != HTTPA_OK)
-        return err;
-    return httpa_hkdf_expand(h, secret, HTTPA_SPAN(info, info_len), out, out_len);
+    httpa_kdf k;
+    httpa_err e = httpa_kdf_init(&k, h);
+    if (e == HTTPA_OK)
+        e = httpa_kdf_key(&k, secret);
+    if (e == HTTPA_OK)
+        e = httpa_kdf_expand_label(&k, label, context, out, out_len);
+    httpa_kdf_clear(&k);
+    return e;
 }

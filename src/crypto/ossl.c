@@ -1,5 +1,7 @@
-/* OpenSSL error mapping and key construction shared by kex.c and sig.c.
- * Keys are built through EVP only; nothing here computes a primitive. */
+/* The algorithm handles fetched once, OpenSSL error mapping and key
+ * construction shared by kex.c and sig.c. Keys are built through EVP only;
+ * nothing here computes a primitive. */
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -9,6 +11,82 @@
 #include "ossl.h"
 
 #define P256_POINT_LEN 65
+
+/* ---- algorithm handles (see ossl.h) ---- */
+
+static const char *const md_names[3] = {
+    [HTTPA_SHA256] = OSSL_DIGEST_NAME_SHA2_256,
+    [HTTPA_SHA384] = OSSL_DIGEST_NAME_SHA2_384,
+    [HTTPA_SHA512] = OSSL_DIGEST_NAME_SHA2_512,
+};
+
+static const char *const cipher_names[3] = {
+    [HTTPA_AES_128_GCM] = "AES-128-GCM",
+    [HTTPA_AES_256_GCM] = "AES-256-GCM",
+    [HTTPA_CHACHA20_POLY1305] = "ChaCha20-Poly1305",
+};
+
+static httpa_ossl_algs algs;      /* written once, in algs_init, then read only */
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+
+/* HMAC-`name` keyed with the empty key: EVP_MAC_CTX_dup of it gives a
+ * context with the digest already resolved, which re-keying keeps. */
+static EVP_MAC_CTX *hmac_template(EVP_MAC *mac, const char *name)
+{
+    static const uint8_t empty[1];
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)name, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_MAC_CTX *c = EVP_MAC_CTX_new(mac);
+    if (c != NULL && !EVP_MAC_init(c, empty, 0, params)) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* A handle OpenSSL cannot provide (a provider without ChaCha20, say) stays
+ * NULL, and only what needs it fails. */
+static void algs_init(void)
+{
+    static const uint8_t base_point[32] = {9};
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    for (size_t i = 0; i < 3; i++) {
+        algs.md[i] = EVP_MD_fetch(NULL, md_names[i], NULL);
+        algs.hmac[i] = mac != NULL ? hmac_template(mac, md_names[i]) : NULL;
+        algs.cipher[i] = EVP_CIPHER_fetch(NULL, cipher_names[i], NULL);
+    }
+    EVP_MAC_free(mac); /* the templates hold their own references */
+    algs.x25519_base = EVP_PKEY_new_raw_public_key_ex(NULL, "X25519", NULL, base_point, 32);
+    ERR_clear_error();
+}
+
+const httpa_ossl_algs *httpa__algs(void)
+{
+    return pthread_once(&algs_once, algs_init) == 0 ? &algs : NULL;
+}
+
+const EVP_MD *httpa__md(httpa_hash_alg h)
+{
+    const httpa_ossl_algs *a = httpa__algs();
+    return a != NULL && (unsigned)h < 3 ? a->md[h] : NULL;
+}
+
+EVP_MAC_CTX *httpa__hmac_new(httpa_hash_alg h, httpa_span key)
+{
+    const httpa_ossl_algs *a = httpa__algs();
+    if (a == NULL || (unsigned)h >= 3)
+        return NULL;
+    EVP_MAC_CTX *c = a->hmac[h] != NULL ? EVP_MAC_CTX_dup(a->hmac[h]) : NULL;
+    if (c != NULL && !EVP_MAC_init(c, httpa__span_ptr(key), key.len, NULL)) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* ---- errors and keys ---- */
 
 httpa_err httpa__ossl_error(httpa_err e)
 {

@@ -1,12 +1,39 @@
-/* Glue shared by the files of src/crypto: OpenSSL error mapping and the
- * EVP_PKEY constructors used by both kex.c and sig.c. Never included outside
- * src/crypto. */
+/* Glue shared by the files of src/crypto: the algorithm handles fetched
+ * once, OpenSSL error mapping and the EVP_PKEY constructors used by both
+ * kex.c and sig.c. Never included outside src/crypto. */
 #ifndef HTTPA_CRYPTO_OSSL_H
 #define HTTPA_CRYPTO_OSSL_H
 
 #include <openssl/evp.h>
 
 #include "httpa/crypto.h"
+
+/* What OpenSSL 3 would otherwise look up by name on every EVP_MD, EVP_MAC,
+ * EVP_CIPHER or key-import call: each implicit fetch walks the provider
+ * store under a lock and compares names, which cost more than the hashing
+ * or AEAD work of a whole TrT. Filled once per process (pthread_once) and
+ * never modified afterwards, so it is not mutable state: threads only read
+ * it, and the objects are only ever copied or referenced (EVP_MAC_CTX_dup,
+ * EVP_PKEY_dup, EVP_PKEY_CTX_new_from_pkey, EVP_PKEY_derive_set_peer_ex),
+ * never used for an operation themselves, which OpenSSL allows from many
+ * threads at once. Never freed: it lives as long as the process. */
+typedef struct httpa_ossl_algs {
+    EVP_MD *md[3];              /* by httpa_hash_alg */
+    EVP_MAC_CTX *hmac[3];       /* HMAC with that digest, empty key: dup, then re-key */
+    EVP_CIPHER *cipher[3];      /* by httpa_aead_alg */
+    EVP_PKEY *x25519_base;      /* the X25519 public key u = 9 (the base point) */
+} httpa_ossl_algs;
+
+/* The handles (NULL only if pthread_once fails); a handle OpenSSL could not
+ * provide is NULL, and its users fail with HTTPA_ERR_LIBRARY. */
+const httpa_ossl_algs *httpa__algs(void);
+
+/* The fetched digest of `h`, or NULL. */
+const EVP_MD *httpa__md(httpa_hash_alg h);
+
+/* A fresh HMAC context for `h` (from the template: no fetch), keyed with
+ * `key`; NULL on failure. Free with EVP_MAC_CTX_free. */
+EVP_MAC_CTX *httpa__hmac_new(httpa_hash_alg h, httpa_span key);
 
 /* Clear this thread's OpenSSL error queue (the detail never reaches a peer)
  * and return `e`. Every OpenSSL failure goes through here. */

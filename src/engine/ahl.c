@@ -161,7 +161,7 @@ static httpa_err put_fields(const httpa_fields *f, httpa_ahl_set set, httpa_buf 
     size_t u = 0;
     httpa_err e = HTTPA_OK;
     for (int id = 0; id < HTTPA_F__COUNT && e == HTTPA_OK; id++) {
-        if (f->v[id] == NULL || excluded((httpa_fid)id, set))
+        if (!httpa_fields_has(f, (httpa_fid)id) || excluded((httpa_fid)id, set))
             continue;
         const char *name = httpa_fid_name((httpa_fid)id);
         while (e == HTTPA_OK && u < f->nunknown && strcmp(f->unknown[u].name, name) < 0)

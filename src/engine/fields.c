@@ -1,11 +1,14 @@
 /* Attest-* fields of one message, parsed with the structure and member types
  * of profile table 4.2 (rules of 4.1), and their canonical serializations,
  * which are what the AHL (section 5, ahl.c) covers. */
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/fields.h"
+
+_Static_assert(HTTPA_F__COUNT <= 32, "httpa_fields.present has one bit per field");
 
 /* What the item, or every member, of a field must be. */
 typedef enum member_rule {
@@ -115,12 +118,20 @@ static bool is_attest_name(const httpa_header *h)
            httpa_name_eq(h->name, ATTEST_PREFIX_LEN, ATTEST_PREFIX, ATTEST_PREFIX_LEN);
 }
 
+/* Binary search: k_fields is in ascending order of its lower-case names. */
 static int find_known(const char *name, size_t len)
 {
-    for (int i = 0; i < HTTPA_F__COUNT; i++) {
-        const char *k = k_fields[i].name;
-        if (httpa_name_eq(name, len, k, strlen(k)))
-            return i;
+    int lo = 0, hi = HTTPA_F__COUNT - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        const char *k = k_fields[mid].name;
+        int c = name_cmp(name, len, k, strlen(k));
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            hi = mid - 1;
+        else
+            lo = mid + 1;
     }
     return -1;
 }
@@ -141,23 +152,42 @@ static int line_cmp(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : (a->idx > b->idx);
 }
 
-/* The Attest-* lines of `m`, sorted by lower-case name, then arrival order. */
-static httpa_err collect_lines(const httpa_msg *m, line_ref **out, size_t *n)
+/* Lines kept on the stack: a message rarely has more Attest-* lines. */
+enum { LINES_ON_STACK = 32 };
+
+/* Insertion sort: for the few lines of a usual message it beats qsort,
+ * whose calls through a comparison pointer cost more than the sorting. */
+static void sort_lines(line_ref *v, size_t n)
 {
-    *out = NULL;
-    *n = 0;
-    if (m->nheaders == 0)
-        return HTTPA_OK;
-    line_ref *v = calloc(m->nheaders, sizeof(*v));
-    if (v == NULL)
-        return HTTPA_ERR_NOMEM;
+    if (n > LINES_ON_STACK) {
+        qsort(v, n, sizeof(*v), line_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        line_ref x = v[i];
+        size_t k = i;
+        for (; k > 0 && line_cmp(&v[k - 1], &x) > 0; k--)
+            v[k] = v[k - 1];
+        v[k] = x;
+    }
+}
+
+/* The Attest-* lines of `m`, sorted by lower-case name, then arrival order,
+ * into `stack` when they fit, else into memory the caller frees. */
+static httpa_err collect_lines(const httpa_msg *m, line_ref *stack, line_ref **out, size_t *n)
+{
     size_t k = 0;
+    for (size_t i = 0; i < m->nheaders; i++)
+        k += is_attest_name(&m->headers[i]);
+    line_ref *v = stack;
+    if (k > LINES_ON_STACK && (v = calloc(k, sizeof(*v))) == NULL)
+        return HTTPA_ERR_NOMEM;
+    k = 0;
     for (size_t i = 0; i < m->nheaders; i++) {
         if (is_attest_name(&m->headers[i]))
             v[k++] = (line_ref){&m->headers[i], i};
     }
-    if (k > 1)
-        qsort(v, k, sizeof(*v), line_cmp);
+    sort_lines(v, k);
     *out = v;
     *n = k;
     return HTTPA_OK;
@@ -168,22 +198,29 @@ static bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
+/* A line's value without leading and trailing SP and HTAB. */
+static httpa_span trimmed(const httpa_header *h)
+{
+    const char *v = h->value;
+    size_t a = 0, b = h->value_len;
+    while (a < b && is_ows(v[a]))
+        a++;
+    while (b > a && is_ows(v[b - 1]))
+        b--;
+    return HTTPA_SPAN(v + a, b - a);
+}
+
 /* Lines joined with ", ", each trimmed of SP and HTAB first, as the profile's
  * reference canonicalization does; `out` is bounded by max_field_value. */
 static httpa_err join_lines(const line_ref *lines, size_t n, httpa_buf *out)
 {
     for (size_t i = 0; i < n; i++) {
-        const char *v = lines[i].h->value;
-        size_t a = 0, b = lines[i].h->value_len;
-        while (a < b && is_ows(v[a]))
-            a++;
-        while (b > a && is_ows(v[b - 1]))
-            b--;
+        httpa_span t = trimmed(lines[i].h);
         httpa_err e = HTTPA_OK;
         if (i > 0)
             e = httpa_buf_append(out, ", ", 2);
-        if (e == HTTPA_OK && b > a)
-            e = httpa_buf_append(out, v + a, b - a);
+        if (e == HTTPA_OK && t.len > 0)
+            e = httpa_buf_append(out, t.base, t.len);
         if (e != HTTPA_OK)
             return e;
     }
@@ -319,25 +356,27 @@ static size_t canon_max(const httpa_limits *lim)
     return m > (SIZE_MAX - 64) / 2 ? SIZE_MAX : 2 * m + 64;
 }
 
-static httpa_err parse_known(httpa_fid id, const httpa_buf *value, const httpa_limits *lim,
+static httpa_err parse_known(httpa_fid id, httpa_span value, const httpa_limits *lim,
                              httpa_fields *f)
 {
     const field_desc *d = &k_fields[id];
     httpa_sf_limits sl = {.max_input = lim->max_field_value,
                           .max_members = lim->max_sf_members};
     httpa_sf_value *v = NULL;
-    httpa_err e = httpa_sf_parse(d->kind, value->len ? (const char *)value->base : "",
-                                 value->len, &sl, &v);
+    httpa_err e = httpa_sf_parse(d->kind, value.len ? (const char *)value.base : "", value.len,
+                                 &sl, &v);
     if (e != HTTPA_OK)
         return e;
     f->v[id] = v; /* owned by f from here on, also on failure below */
+    f->present |= UINT32_C(1) << id;
     e = check_shape(d, v, lim);
     if (e == HTTPA_OK)
         e = httpa_sf_serialize(v, &f->canon[id]);
     return e;
 }
 
-static httpa_err add_unknown(const httpa_header *h, httpa_buf *value, httpa_fields *f)
+static httpa_err add_unknown(const httpa_header *h, httpa_span joined, httpa_buf *value,
+                             httpa_fields *f)
 {
     for (size_t i = 0; i < h->name_len; i++) {
         if (!is_tchar((unsigned char)h->name[i]))
@@ -354,7 +393,15 @@ static httpa_err add_unknown(const httpa_header *h, httpa_buf *value, httpa_fiel
     for (size_t i = 0; i < h->name_len; i++)
         name[i] = (char)lower((unsigned char)h->name[i]);
     name[h->name_len] = '\0';
-    /* Hand the joined value over; the caller starts a fresh buffer. */
+    /* A single line was not copied into `value`: copy it now. */
+    httpa_err e = value->len == 0 && joined.len != 0
+                      ? httpa_buf_append(value, joined.base, joined.len)
+                      : HTTPA_OK;
+    if (e != HTTPA_OK) {
+        free(name);
+        return e;
+    }
+    /* Hand the value over; the caller starts a fresh buffer. */
     u[f->nunknown++] = (httpa_unknown_field){name, *value};
     httpa_buf_init(value, value->max);
     return HTTPA_OK;
@@ -373,21 +420,29 @@ static httpa_err account(size_t *total, size_t name_len, size_t value_len,
     return HTTPA_OK;
 }
 
-/* One group of lines that share a name (lines[0..n)). */
+/* One group of lines that share a name (lines[0..n)). A single line, the
+ * usual case, is parsed where it is; several are joined in `scratch`. */
 static httpa_err parse_group(const line_ref *lines, size_t n, const httpa_limits *lim,
                              size_t *total, httpa_buf *scratch, httpa_fields *f)
 {
     const httpa_header *h = lines[0].h;
     httpa_buf_reset(scratch);
-    httpa_err e = join_lines(lines, n, scratch);
+    httpa_span value = trimmed(h);
+    httpa_err e = HTTPA_OK;
+    if (n > 1) {
+        e = join_lines(lines, n, scratch);
+        value = httpa_buf_span(scratch);
+    } else if (value.len > lim->max_field_value) {
+        e = HTTPA_ERR_TOO_LARGE; /* what appending it to `scratch` would say */
+    }
     if (e == HTTPA_OK)
-        e = account(total, h->name_len, scratch->len, lim);
+        e = account(total, h->name_len, value.len, lim);
     if (e != HTTPA_OK)
         return e;
     int id = find_known(h->name, h->name_len);
     if (id >= 0)
-        return parse_known((httpa_fid)id, scratch, lim, f);
-    return add_unknown(h, scratch, f);
+        return parse_known((httpa_fid)id, value, lim, f);
+    return add_unknown(h, value, scratch, f);
 }
 
 static httpa_err parse_lines(const line_ref *lines, size_t n, const httpa_limits *lim,
@@ -409,27 +464,36 @@ static httpa_err parse_lines(const line_ref *lines, size_t n, const httpa_limits
     return e;
 }
 
+void httpa_fields_init(httpa_fields *f, const httpa_limits *lim)
+{
+    httpa_limits def = httpa_limits_default();
+    if (lim == NULL)
+        lim = &def;
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < HTTPA_F__COUNT; i++)
+        httpa_buf_init(&f->canon[i], canon_max(lim));
+}
+
 httpa_err httpa_fields_parse(const httpa_msg *m, const httpa_limits *lim, httpa_fields *f)
 {
     if (f == NULL)
         return HTTPA_ERR_INVALID_ARG;
-    memset(f, 0, sizeof(*f));
-    if (m == NULL)
-        return HTTPA_ERR_INVALID_ARG;
     httpa_limits def = httpa_limits_default();
     if (lim == NULL)
         lim = &def;
-    for (size_t i = 0; i < HTTPA_F__COUNT; i++)
-        httpa_buf_init(&f->canon[i], canon_max(lim));
+    httpa_fields_init(f, lim);
+    if (m == NULL)
+        return HTTPA_ERR_INVALID_ARG;
     /* Bounds the sort and the per-message work below. */
     if (m->nheaders > lim->max_field_lines)
         return HTTPA_ERR_TOO_LARGE;
-    line_ref *lines;
-    size_t n;
-    httpa_err e = collect_lines(m, &lines, &n);
+    line_ref stack[LINES_ON_STACK], *lines = NULL;
+    size_t n = 0;
+    httpa_err e = collect_lines(m, stack, &lines, &n);
     if (e == HTTPA_OK)
         e = parse_lines(lines, n, lim, f);
-    free(lines);
+    if (lines != stack)
+        free(lines);
     /* No half-parsed state is left behind: either all fields or none. */
     if (e != HTTPA_OK)
         httpa_fields_free(f);
@@ -460,6 +524,36 @@ const httpa_sf_bare *httpa_fields_item(const httpa_fields *f, httpa_fid id)
     if (f->v[id]->kind != HTTPA_SF_ITEM)
         return NULL;
     return &f->v[id]->item.bare;
+}
+
+/* ---- own fields ------------------------------------------------------- */
+
+#ifndef NDEBUG
+/* Debug builds: an own value must be what parse and serialize make of it. */
+static bool own_is_canonical(httpa_fid id, httpa_span value)
+{
+    httpa_fields g;
+    memset(&g, 0, sizeof(g));
+    httpa_buf_init(&g.canon[id], SIZE_MAX);
+    httpa_limits lim = httpa_limits_default();
+    bool ok = parse_known(id, value, &lim, &g) == HTTPA_OK && g.canon[id].len == value.len &&
+              memcmp(g.canon[id].base, value.base, value.len) == 0;
+    httpa_sf_free(g.v[id]);
+    httpa_buf_free(&g.canon[id]);
+    return ok;
+}
+#endif
+
+httpa_err httpa_fields_put_own(httpa_fields *f, httpa_fid id, const char *value, size_t len)
+{
+    if (f == NULL || (unsigned)id >= HTTPA_F__COUNT || value == NULL || len == 0 ||
+        httpa_fields_has(f, id))
+        return HTTPA_ERR_INVALID_ARG;
+    assert(own_is_canonical(id, HTTPA_SPAN(value, len)));
+    httpa_err e = httpa_buf_append(&f->canon[id], value, len);
+    if (e == HTTPA_OK)
+        f->present |= UINT32_C(1) << id;
+    return e;
 }
 
 /* ---- Attest-Base-ID -------------------------------------------------- */

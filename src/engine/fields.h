@@ -57,7 +57,8 @@ typedef struct httpa_unknown_field {
 } httpa_unknown_field;
 
 typedef struct httpa_fields {
-    httpa_sf_value *v[HTTPA_F__COUNT];  /* NULL when the field is absent */
+    uint32_t present;                   /* bit i: field i is present */
+    httpa_sf_value *v[HTTPA_F__COUNT];  /* parsed value; NULL when absent or own */
     httpa_buf canon[HTTPA_F__COUNT];    /* canonical serialization of each present field */
     httpa_unknown_field *unknown;       /* sorted by name */
     size_t nunknown;
@@ -73,9 +74,21 @@ httpa_err httpa_fields_parse(const httpa_msg *m, const httpa_limits *lim,
                              httpa_fields *f) HTTPA_MUST_USE;
 void httpa_fields_free(httpa_fields *f);
 
+/* An empty set, for a message without Attest-* fields or to collect own ones. */
+void httpa_fields_init(httpa_fields *f, const httpa_limits *lim);
+
+/* Record a field this engine serialized itself (with the httpa_sf_put_*
+ * functions) and added to the message: such a value is canonical by
+ * construction, so it enters the AHL as is, without a parse and a second
+ * serialization (v[id] stays NULL). Debug builds check the claim by parsing.
+ * HTTPA_ERR_INVALID_ARG if the field is present already. Never for lines
+ * that came from elsewhere, the application's included. */
+httpa_err httpa_fields_put_own(httpa_fields *f, httpa_fid id, const char *value,
+                               size_t len) HTTPA_MUST_USE;
+
 static inline bool httpa_fields_has(const httpa_fields *f, httpa_fid id)
 {
-    return f->v[id] != NULL;
+    return (f->present >> id) & 1u;
 }
 
 /* Item fields: the bare value when present and of that type, else NULL. */

@@ -39,10 +39,7 @@ typedef struct aths {
     bool transport;
     bool fresh;
     bool allow_untrusted;
-    httpa_sig_alg key_alg;           /* attested-key mode: the key's identity */
-    uint8_t key_pub[HTTPA_SIG_MAX_PUB];
-    size_t key_pub_len;
-    int64_t key_not_after;
+    httpa_key_rec *key;              /* attested-key mode: one reference */
     bool client_attested;
     httpa_appraisal client_appraisal;
     /* the error, when a step fails */
@@ -57,11 +54,12 @@ typedef struct aths {
     uint8_t random[32];
     char base_id[HTTPA_BASE_ID_LEN + 1];
     httpa_msg out;
+    httpa_fields out_f;              /* out's Attest-* fields, all own (fields.h) */
+    httpa_buf scratch;               /* one field value at a time */
     httpa_buf quotes;                /* QV: the canonical Attest-Quotes value */
     uint8_t th_hs[HTTPA_MAX_HASH];
     uint8_t core_hash[HTTPA_MAX_HASH];
-    httpa_schedule ks;
-    httpa_traffic s_hs;
+    httpa_hs_keys keys;              /* schedule, s_hs MAC key, c_ap and s_ap */
 } aths;
 
 /* ------------------------------------------------------------------ */
@@ -222,9 +220,19 @@ httpa_err httpa_server_new(const httpa_server_config *cfg, httpa_server **out)
     return HTTPA_OK;
 }
 
+static void rec_release(httpa_key_rec *r)
+{
+    if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    httpa_sign_key_free(r->key);
+    httpa_buf_free(&r->quotes);
+    httpa_wipe(r, sizeof(*r));
+    free(r);
+}
+
 static void key_clear(httpa_server_key *k)
 {
-    httpa_sign_key_free(k->key);
+    rec_release(k->rec);
     for (size_t i = 0; i < k->nev; i++)
         httpa_buf_free(&k->ev[i].evidence);
     memset(k, 0, sizeof(*k));
@@ -283,10 +291,74 @@ static httpa_err check_key_args(httpa_sig_alg alg, httpa_span pub, int64_t not_a
     return HTTPA_OK;
 }
 
+/* "(tee :evidence:);format=F" */
+static httpa_err put_entry(httpa_buf *q, const char *tee, const char *format, httpa_span ev)
+{
+    httpa_err e = q->len != 0 ? httpa_buf_append_str(q, ", ") : HTTPA_OK;
+    if (e == HTTPA_OK)
+        e = httpa_buf_append_u8(q, '(');
+    if (e == HTTPA_OK)
+        e = httpa_sf_put_token(q, tee, strlen(tee));
+    if (e == HTTPA_OK)
+        e = httpa_buf_append_u8(q, ' ');
+    if (e == HTTPA_OK)
+        e = httpa_sf_put_binary(q, ev.base, ev.len);
+    if (e == HTTPA_OK)
+        e = httpa_buf_append_str(q, ");format=");
+    return e == HTTPA_OK ? httpa_sf_put_token(q, format, strlen(format)) : e;
+}
+
+/* ";alg=A;key=:K:;exp=N" */
+static httpa_err put_key_params(httpa_buf *q, const httpa_server_key *k)
+{
+    const char *alg = httpa_sig_token(k->alg);
+    httpa_err e = httpa_buf_append_str(q, ";alg=");
+    if (e == HTTPA_OK)
+        e = httpa_sf_put_token(q, alg, strlen(alg));
+    if (e == HTTPA_OK)
+        e = httpa_buf_append_str(q, ";key=");
+    if (e == HTTPA_OK)
+        e = httpa_sf_put_binary(q, k->pub, k->pub_len);
+    if (e == HTTPA_OK)
+        e = httpa_buf_append_str(q, ";exp=");
+    return e == HTTPA_OK ? httpa_sf_put_integer(q, k->not_after) : e;
+}
+
+/* QV (one entry per evidence, each with the key's parameters) and its
+ * hashes: what every AtHS with this key sends and signs. */
+static httpa_err rec_quotes(httpa_key_rec *r, const httpa_server_key *k)
+{
+    static const httpa_hash_alg hashes[] = {HTTPA_SHA256, HTTPA_SHA384, HTTPA_SHA512};
+    httpa_err e = HTTPA_OK;
+    for (size_t i = 0; e == HTTPA_OK && i < k->nev; i++) {
+        e = put_entry(&r->quotes, k->ev[i].tee, k->ev[i].format,
+                      httpa_buf_span(&k->ev[i].evidence));
+        if (e == HTTPA_OK)
+            e = put_key_params(&r->quotes, k);
+    }
+    for (size_t i = 0; e == HTTPA_OK && i < sizeof(hashes) / sizeof(hashes[0]); i++)
+        e = httpa_hash(hashes[i], httpa_buf_span(&r->quotes), r->quotes_hash[hashes[i]]);
+    return e;
+}
+
+/* k's signing record, owning `key` (also on failure). */
+static httpa_err rec_new(httpa_server_key *k, httpa_sign_key *key)
+{
+    httpa_key_rec *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        httpa_sign_key_free(key);
+        return HTTPA_ERR_NOMEM;
+    }
+    atomic_init(&r->refs, 1);
+    r->key = key;
+    httpa_buf_init(&r->quotes, SIZE_MAX);
+    k->rec = r;
+    return rec_quotes(r, k);
+}
+
 static httpa_err key_fill(httpa_server_key *k, httpa_sig_alg alg, httpa_span pub,
                           int64_t not_after, const httpa_key_evidence *ev, size_t nev)
 {
-    memset(k, 0, sizeof(*k));
     k->alg = alg;
     memcpy(k->pub, pub.base, pub.len);
     k->pub_len = pub.len;
@@ -319,27 +391,31 @@ httpa_err httpa_server_add_key(httpa_server *s, httpa_sig_alg alg, httpa_sign_ke
                                httpa_span pub, int64_t not_after, const httpa_key_evidence *ev,
                                size_t nev)
 {
-    httpa_server_key k;
+    httpa_server_key k, old;
+    memset(&k, 0, sizeof(k));
+    memset(&old, 0, sizeof(old));
     httpa_err e = s == NULL || key == NULL ? HTTPA_ERR_INVALID_ARG
                                            : check_key_args(alg, pub, not_after, ev, nev);
     if (e == HTTPA_OK)
         e = key_fill(&k, alg, pub, not_after, ev, nev);
+    if (e == HTTPA_OK)
+        e = rec_new(&k, key); /* owns key from here on, also on failure */
     else
-        memset(&k, 0, sizeof(k));
-    k.key = key; /* owned from here on, also on failure */
+        httpa_sign_key_free(key);
     if (e != HTTPA_OK) {
         key_clear(&k);
         return e;
     }
-    /* Signing happens under the same lock, so a replaced key is never in use. */
     pthread_mutex_lock(&s->keys_lock);
     size_t slot = key_slot(s);
     if (slot < s->nkeys)
-        key_clear(&s->keys[slot]);
+        old = s->keys[slot];
     s->keys[slot] = k;
     if (slot == s->nkeys)
         s->nkeys++;
     pthread_mutex_unlock(&s->keys_lock);
+    /* Handshakes that picked the old key keep its record until they end. */
+    key_clear(&old);
     return HTTPA_OK;
 }
 
@@ -689,7 +765,8 @@ static httpa_err step7_transport(aths *a)
     return HTTPA_OK;
 }
 
-/* The key of algorithm `alg` with the latest expiry, at least 300 s away. */
+/* The key of algorithm `alg` with the latest expiry, at least 300 s away;
+ * the handshake takes a reference. Under keys_lock. */
 static bool pick_key(aths *a, httpa_sig_alg alg)
 {
     const httpa_server_key *best = NULL;
@@ -701,10 +778,8 @@ static bool pick_key(aths *a, httpa_sig_alg alg)
     }
     if (best == NULL)
         return false;
-    a->key_alg = alg;
-    memcpy(a->key_pub, best->pub, best->pub_len);
-    a->key_pub_len = best->pub_len;
-    a->key_not_after = best->not_after;
+    atomic_fetch_add(&best->rec->refs, 1);
+    a->key = best->rec;
     return true;
 }
 
@@ -857,18 +932,34 @@ static void format_base_id(const uint8_t u[16], char out[HTTPA_BASE_ID_LEN + 1])
     out[o] = '\0';
 }
 
-/* Randomness in a fixed order: private key, Attest-Random, Base-ID. */
+/* Randomness in a fixed order: private key, Attest-Random, Base-ID. From
+ * the CSPRNG in one draw: each RAND_bytes call costs more (locks, fork
+ * check) than the octets; an injected source sees the three draws. */
+static httpa_err draw(aths *a, uint8_t priv[32], uint8_t uuid[16])
+{
+    httpa_rng *rng = a->s->cfg.rng;
+    if (rng == NULL || rng->fill == NULL) {
+        uint8_t all[32 + 32 + 16] = {0};
+        httpa_err e = httpa_random(all, sizeof(all));
+        memcpy(priv, all, 32);
+        memcpy(a->random, all + 32, 32);
+        memcpy(uuid, all + 64, 16);
+        httpa_wipe(all, sizeof(all));
+        return e;
+    }
+    httpa_err e = httpa__rng(rng, priv, 32);
+    if (e == HTTPA_OK)
+        e = httpa__rng(rng, a->random, sizeof(a->random));
+    return e == HTTPA_OK ? httpa__rng(rng, uuid, 16) : e;
+}
+
 static httpa_err generate(aths *a)
 {
     uint8_t priv[32], uuid[16];
-    httpa_err e = httpa__rng(a->s->cfg.rng, priv, sizeof(priv));
+    httpa_err e = draw(a, priv, uuid);
     if (e == HTTPA_OK)
         e = httpa_kex_new(a->group, priv, sizeof(priv), a->share, &a->kex);
     httpa_wipe(priv, sizeof(priv));
-    if (e == HTTPA_OK)
-        e = httpa__rng(a->s->cfg.rng, a->random, sizeof(a->random));
-    if (e == HTTPA_OK)
-        e = httpa__rng(a->s->cfg.rng, uuid, sizeof(uuid));
     if (e != HTTPA_OK)
         return fail(a, HTTPA_ERR_INTERNAL, "key generation failed");
     uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40); /* version 4 */
@@ -929,45 +1020,43 @@ static httpa_err put_transport(const aths *a, httpa_buf *v)
     return httpa_sf_put_token(v, "header", 6);
 }
 
-static httpa_err write_field(aths *a, const char *name, field_writer w)
+/* Add an Attest-* line the engine serialized to the response, and record
+ * it for the AHLs: the response has no other Attest-* lines, so its AHLs
+ * need no parse of what was just serialized (fields.h, own fields). */
+static httpa_err add_own(aths *a, httpa_fid id, const char *name, const httpa_buf *v)
 {
-    httpa_buf v;
-    httpa_buf_init(&v, 4096);
-    httpa_err e = w(a, &v);
-    if (e == HTTPA_OK)
-        e = add_field(&a->out, name, &v);
-    httpa_buf_free(&v);
-    return e;
+    httpa_err e = add_field(&a->out, name, v);
+    return e == HTTPA_OK ? httpa_fields_put_own(&a->out_f, id, (const char *)v->base, v->len) : e;
+}
+
+static httpa_err write_field(aths *a, httpa_fid id, const char *name, field_writer w)
+{
+    httpa_buf_reset(&a->scratch);
+    httpa_err e = w(a, &a->scratch);
+    return e == HTTPA_OK ? add_own(a, id, name, &a->scratch) : e;
 }
 
 /* The core response fields, in the order of 6.2.3. */
 static httpa_err build_core(aths *a)
 {
     static const struct {
+        httpa_fid id;
         const char *name;
         field_writer w;
     } core[] = {
-        {"Attest-Version", put_version},   {"Attest-Cipher-Suite", put_suite},
-        {"Attest-Supported-Group", put_group}, {"Attest-Key-Share", put_share},
-        {"Attest-Random", put_random},     {"Attest-Base-ID", put_base_id},
-        {"Attest-Expires", put_expires},
+        {HTTPA_F_VERSION, "Attest-Version", put_version},
+        {HTTPA_F_CIPHER_SUITE, "Attest-Cipher-Suite", put_suite},
+        {HTTPA_F_SUPPORTED_GROUP, "Attest-Supported-Group", put_group},
+        {HTTPA_F_KEY_SHARE, "Attest-Key-Share", put_share},
+        {HTTPA_F_RANDOM, "Attest-Random", put_random},
+        {HTTPA_F_BASE_ID, "Attest-Base-ID", put_base_id},
+        {HTTPA_F_EXPIRES, "Attest-Expires", put_expires},
     };
     httpa_err e = HTTPA_OK;
     for (size_t i = 0; e == HTTPA_OK && i < sizeof(core) / sizeof(core[0]); i++)
-        e = write_field(a, core[i].name, core[i].w);
+        e = write_field(a, core[i].id, core[i].name, core[i].w);
     if (e == HTTPA_OK && a->transport)
-        e = write_field(a, "Attest-Transport", put_transport);
-    return e;
-}
-
-/* Hash(AHL(msg, set)) with the suite hash; optionally keeps the AHL. */
-static httpa_err ahl_of(const aths *a, const httpa_msg *m, httpa_ahl_set set, httpa_buf *ahl)
-{
-    httpa_fields f;
-    httpa_err e = httpa_fields_parse(m, &a->s->cfg.limits, &f);
-    if (e == HTTPA_OK)
-        e = httpa_ahl_build(m, &f, set, ahl);
-    httpa_fields_free(&f);
+        e = write_field(a, HTTPA_F_TRANSPORT, "Attest-Transport", put_transport);
     return e;
 }
 
@@ -980,7 +1069,7 @@ static httpa_err transcript(aths *a)
     httpa_buf_init(&B, SIZE_MAX);
     httpa_err e = httpa_ahl_build(a->req, &a->f, HTTPA_X_FULL, &A);
     if (e == HTTPA_OK)
-        e = ahl_of(a, &a->out, HTTPA_X_CORE, &B);
+        e = httpa_ahl_build(&a->out, &a->out_f, HTTPA_X_CORE, &B);
     if (e == HTTPA_OK && (A.len > UINT32_MAX || B.len > UINT32_MAX))
         e = HTTPA_ERR_TOO_LARGE;
     if (e == HTTPA_OK) {
@@ -997,80 +1086,24 @@ static httpa_err transcript(aths *a)
     return e;
 }
 
-/* "(tee :evidence:);format=F" */
-static httpa_err put_entry(httpa_buf *q, const char *tee, const char *format, httpa_span ev)
+/* Sign("httpa2 server signature" 0 || TH_hs || Hash(QV)). */
+static httpa_err sign_handshake(aths *a, const httpa_key_rec *k, uint8_t sig[HTTPA_SIG_LEN])
 {
-    httpa_err e = q->len != 0 ? httpa_buf_append_str(q, ", ") : HTTPA_OK;
-    if (e == HTTPA_OK)
-        e = httpa_buf_append_u8(q, '(');
-    if (e == HTTPA_OK)
-        e = httpa_sf_put_token(q, tee, strlen(tee));
-    if (e == HTTPA_OK)
-        e = httpa_buf_append_u8(q, ' ');
-    if (e == HTTPA_OK)
-        e = httpa_sf_put_binary(q, ev.base, ev.len);
-    if (e == HTTPA_OK)
-        e = httpa_buf_append_str(q, ");format=");
-    return e == HTTPA_OK ? httpa_sf_put_token(q, format, strlen(format)) : e;
-}
-
-/* ";alg=A;key=:K:;exp=N" */
-static httpa_err put_key_params(httpa_buf *q, const httpa_server_key *k)
-{
-    const char *alg = httpa_sig_token(k->alg);
-    httpa_err e = httpa_buf_append_str(q, ";alg=");
-    if (e == HTTPA_OK)
-        e = httpa_sf_put_token(q, alg, strlen(alg));
-    if (e == HTTPA_OK)
-        e = httpa_buf_append_str(q, ";key=");
-    if (e == HTTPA_OK)
-        e = httpa_sf_put_binary(q, k->pub, k->pub_len);
-    if (e == HTTPA_OK)
-        e = httpa_buf_append_str(q, ";exp=");
-    return e == HTTPA_OK ? httpa_sf_put_integer(q, k->not_after) : e;
-}
-
-/* The key chosen at step 8, if it is still installed. Under keys_lock. */
-static httpa_server_key *find_key(aths *a)
-{
-    for (size_t i = 0; i < a->s->nkeys; i++) {
-        httpa_server_key *k = &a->s->keys[i];
-        if (k->alg == a->key_alg && k->not_after == a->key_not_after &&
-            k->pub_len == a->key_pub_len && memcmp(k->pub, a->key_pub, k->pub_len) == 0)
-            return k;
-    }
-    return NULL;
-}
-
-/* Sign("httpa2 server signature" 0 || TH_hs || Hash(QV)). Under keys_lock. */
-static httpa_err sign_handshake(aths *a, httpa_server_key *k, uint8_t sig[HTTPA_SIG_LEN])
-{
-    uint8_t qh[HTTPA_MAX_HASH], msg[sizeof(SIGNATURE_LABEL) + 2 * HTTPA_MAX_HASH];
+    uint8_t msg[sizeof(SIGNATURE_LABEL) + 2 * HTTPA_MAX_HASH];
     size_t hl = a->suite->hlen, n = sizeof(SIGNATURE_LABEL);
-    httpa_err e = httpa_hash(a->suite->hash, httpa_buf_span(&a->quotes), qh);
-    if (e != HTTPA_OK)
-        return e;
     memcpy(msg, SIGNATURE_LABEL, n); /* with the 0x00 */
     memcpy(msg + n, a->th_hs, hl);
-    memcpy(msg + n + hl, qh, hl);
+    memcpy(msg + n + hl, k->quotes_hash[a->suite->hash], hl);
     return httpa_sign(k->key, HTTPA_SPAN(msg, n + 2 * hl), sig);
 }
 
+/* QV as built when the key was added, and the signature; no lock: the
+ * record is immutable and this handshake holds a reference. */
 static httpa_err attested_key_quotes(aths *a, uint8_t sig[HTTPA_SIG_LEN])
 {
-    pthread_mutex_lock(&a->s->keys_lock);
-    httpa_server_key *k = find_key(a);
-    httpa_err e = k != NULL ? HTTPA_OK : HTTPA_ERR_INTERNAL;
-    for (size_t i = 0; e == HTTPA_OK && i < k->nev; i++) {
-        e = put_entry(&a->quotes, k->ev[i].tee, k->ev[i].format,
-                      httpa_buf_span(&k->ev[i].evidence));
-        if (e == HTTPA_OK)
-            e = put_key_params(&a->quotes, k);
-    }
-    if (e == HTTPA_OK)
-        e = sign_handshake(a, k, sig);
-    pthread_mutex_unlock(&a->s->keys_lock);
-    return e;
+    const httpa_key_rec *k = a->key;
+    httpa_err e = httpa_buf_append(&a->quotes, k->quotes.base, k->quotes.len);
+    return e == HTTPA_OK ? sign_handshake(a, k, sig) : e;
 }
 
 static httpa_err fresh_quotes(aths *a)
@@ -1098,30 +1131,26 @@ static httpa_err authenticate(aths *a)
     httpa_err e = a->fresh ? fresh_quotes(a) : attested_key_quotes(a, sig);
     if (e != HTTPA_OK)
         return a->fresh ? fail_busy(a, "evidence is not available") : e;
-    e = add_field(&a->out, "Attest-Quotes", &a->quotes);
+    e = add_own(a, HTTPA_F_QUOTES, "Attest-Quotes", &a->quotes);
     if (e == HTTPA_OK && !a->fresh) {
-        httpa_buf v;
-        httpa_buf_init(&v, 256);
-        e = httpa_sf_put_binary(&v, sig, sizeof(sig));
+        httpa_buf_reset(&a->scratch);
+        e = httpa_sf_put_binary(&a->scratch, sig, sizeof(sig));
         if (e == HTTPA_OK)
-            e = add_field(&a->out, "Attest-Signature", &v);
-        httpa_buf_free(&v);
+            e = add_own(a, HTTPA_F_SIGNATURE, "Attest-Signature", &a->scratch);
     }
     return e;
 }
 
 static httpa_err derive_keys(aths *a)
 {
-    httpa_err e = httpa_schedule_derive(&a->ks, a->suite, a->shared, a->th_hs);
+    httpa_err e = httpa_hs_keys_derive(&a->keys, a->suite, a->shared, a->th_hs);
     httpa_wipe(a->shared, sizeof(a->shared));
-    if (e == HTTPA_OK)
-        e = httpa_traffic_init(&a->s_hs, a->suite, a->ks.s_hs);
     return e;
 }
 
 /* "name=:ct:" for each secret i, sealed as item 2 + i with s_hs at seq 0. */
-static httpa_err seal_secrets(aths *a, const char *const *names, const httpa_span *values,
-                              size_t n, httpa_buf *v)
+static httpa_err seal_secrets(aths *a, httpa_traffic *s_hs, const char *const *names,
+                              const httpa_span *values, size_t n, httpa_buf *v)
 {
     httpa_buf ct;
     httpa_buf_init(&ct, a->s->cfg.limits.max_secret + HTTPA_TAG_LEN);
@@ -1134,7 +1163,7 @@ static httpa_err seal_secrets(aths *a, const char *const *names, const httpa_spa
             if (strcmp(names[i], names[j]) == 0)
                 e = HTTPA_ERR_INVALID_ARG;
         if (e == HTTPA_OK)
-            e = httpa_item_seal(&a->s_hs, 0, (uint8_t)(HTTPA_ITEM_SECRET0 + i), a->core_hash,
+            e = httpa_item_seal(s_hs, 0, (uint8_t)(HTTPA_ITEM_SECRET0 + i), a->core_hash,
                                 values[i], &ct);
         if (e == HTTPA_OK && i != 0)
             e = httpa_buf_append_str(v, ", ");
@@ -1164,11 +1193,16 @@ static httpa_err response_secrets(aths *a)
         return e;
     if (n > MAX_SECRETS || names == NULL || values == NULL)
         return HTTPA_ERR_INVALID_ARG;
+    /* s_hs AEAD keys only now: most AtHS responses carry no secrets. */
+    httpa_traffic s_hs;
     httpa_buf v;
     httpa_buf_init(&v, SIZE_MAX);
-    e = seal_secrets(a, names, values, n, &v);
+    e = httpa_traffic_init(&s_hs, a->suite, a->keys.ks.s_hs);
     if (e == HTTPA_OK)
-        e = add_field(&a->out, "Attest-Secrets", &v);
+        e = seal_secrets(a, &s_hs, names, values, n, &v);
+    if (e == HTTPA_OK)
+        e = add_own(a, HTTPA_F_SECRETS, "Attest-Secrets", &v);
+    httpa_traffic_wipe(&s_hs);
     httpa_buf_free(&v);
     return e;
 }
@@ -1180,28 +1214,18 @@ static httpa_err bind(aths *a)
     uint8_t h[HTTPA_MAX_HASH], b[8 + HTTPA_MAX_HASH];
     httpa_buf_init(&full, SIZE_MAX);
     httpa_buf_init(&v, 256);
-    httpa_err e = ahl_of(a, &a->out, HTTPA_X_FULL, &full);
+    httpa_err e = httpa_ahl_build(&a->out, &a->out_f, HTTPA_X_FULL, &full);
     if (e == HTTPA_OK)
         e = httpa_hash(a->suite->hash, httpa_buf_span(&full), h);
     httpa_put_u64(b, 0);
     if (e == HTTPA_OK)
-        e = httpa_binder_mac(a->suite, a->s_hs.mac_key, 0, a->th_hs, h, b + 8);
+        e = httpa_binder_mac(a->suite, a->keys.s_hs_mac, 0, a->th_hs, h, b + 8);
     if (e == HTTPA_OK)
         e = httpa_sf_put_binary(&v, b, 8 + a->suite->hlen);
     if (e == HTTPA_OK)
         e = add_field(&a->out, "Attest-Binder", &v);
     httpa_buf_free(&full);
     httpa_buf_free(&v);
-    return e;
-}
-
-static httpa_err base_keys(httpa_traffic *t, const httpa_suite *s, const uint8_t *secret)
-{
-    httpa_err e = httpa_traffic_init(t, s, secret);
-    if (e == HTTPA_OK) {
-        httpa_aead_free(t->aead); /* transactions key their own contexts */
-        t->aead = NULL;
-    }
     return e;
 }
 
@@ -1213,19 +1237,14 @@ static httpa_err make_base(aths *a, httpa_base **out)
         return e;
     memcpy(b->id, a->base_id, sizeof(b->id));
     b->suite = a->suite;
-    e = base_keys(&b->c_ap, a->suite, a->ks.c_ap);
-    if (e == HTTPA_OK)
-        e = base_keys(&b->s_ap, a->suite, a->ks.s_ap);
-    memcpy(b->exporter_master, a->ks.exporter_master, a->suite->hlen);
+    b->c_ap = a->keys.c_ap; /* key material only: transactions key their own contexts */
+    b->s_ap = a->keys.s_ap;
+    memcpy(b->exporter_master, a->keys.ks.exporter_master, a->suite->hlen);
     b->expires_at = a->now + (int64_t)a->s->cfg.expires;
     b->allow_untrusted = a->allow_untrusted;
     b->client_attested = a->client_attested;
     if (a->client_attested)
         b->client_appraisal = a->client_appraisal;
-    if (e != HTTPA_OK) {
-        httpa_store_put(a->s->store, b);
-        return e;
-    }
     *out = b;
     return HTTPA_OK;
 }
@@ -1278,11 +1297,14 @@ static httpa_err step12_allocate(aths *a)
 
 static void aths_clear(aths *a)
 {
+    rec_release(a->key);
+    a->key = NULL;
     httpa_fields_free(&a->f);
+    httpa_fields_free(&a->out_f);
+    httpa_buf_free(&a->scratch);
     httpa_kex_free(a->kex);
     a->kex = NULL;
-    httpa_schedule_wipe(&a->ks);
-    httpa_traffic_wipe(&a->s_hs);
+    httpa_hs_keys_wipe(&a->keys);
     httpa_wipe(a->shared, sizeof(a->shared));
     httpa_msg_free(&a->out);
     httpa_buf_free(&a->quotes);
@@ -1332,6 +1354,8 @@ httpa_err httpa_server_handshake(httpa_server *s, const httpa_msg *req, uint64_t
     a.req = req;
     a.body_len = body_len;
     a.now = now;
+    httpa_fields_init(&a.out_f, &s->cfg.limits);
+    httpa_buf_init(&a.scratch, SIZE_MAX);
     httpa_buf_init(&a.quotes, SIZE_MAX);
     httpa_msg_free(resp);
     httpa_buf_reset(body);

@@ -17,9 +17,21 @@
 #define HTTPA_MAX_KEYS 4
 #define HTTPA_MAX_EVIDENCE 4
 
+/* What an AtHS signs with for one attested key, built once by
+ * httpa_server_add_key: the signing key, the Attest-Quotes value QV and
+ * Hash(QV) for each suite hash. Immutable afterwards and reference-counted:
+ * a handshake takes a reference at step 8 and signs outside keys_lock, so
+ * signatures on many threads run in parallel while the key may be replaced. */
+typedef struct httpa_key_rec {
+    _Atomic unsigned refs;
+    httpa_sign_key *key;
+    httpa_buf quotes;                        /* QV */
+    uint8_t quotes_hash[3][HTTPA_MAX_HASH];  /* Hash(QV), by httpa_hash_alg */
+} httpa_key_rec;
+
 typedef struct httpa_server_key {
     httpa_sig_alg alg;
-    httpa_sign_key *key;
+    httpa_key_rec *rec;                      /* one reference */
     uint8_t pub[HTTPA_SIG_MAX_PUB];
     size_t pub_len;
     int64_t not_after;
@@ -34,7 +46,7 @@ typedef struct httpa_server_key {
 struct httpa_server {
     httpa_server_config cfg;
     httpa_store *store;
-    pthread_mutex_t keys_lock;
+    pthread_mutex_t keys_lock;               /* guards keys[] and nkeys */
     httpa_server_key keys[HTTPA_MAX_KEYS];
     size_t nkeys;
 };

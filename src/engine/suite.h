@@ -3,6 +3,7 @@
 #ifndef HTTPA_ENGINE_SUITE_H
 #define HTTPA_ENGINE_SUITE_H
 
+#include "crypto/kdf.h"
 #include "httpa/crypto.h"
 
 typedef struct httpa_suite {
@@ -68,6 +69,22 @@ typedef struct httpa_schedule_all {
 httpa_err httpa_schedule_derive_all(httpa_schedule_all *a, const httpa_suite *s,
                                     const uint8_t shared[32],
                                     const uint8_t *th_hs) HTTPA_MUST_USE;
+
+/* What a server's AtHS derives from (shared, TH_hs), under one HMAC
+ * context: the schedule, the s_hs MAC key for the binder (the s_hs AEAD keys
+ * are needed only for response secrets: httpa_traffic_init from ks.s_hs),
+ * and the c_ap and s_ap traffic keys without AEAD contexts (bases keep key
+ * material only). Wipe with httpa_hs_keys_wipe. */
+typedef struct httpa_hs_keys {
+    httpa_schedule ks;
+    uint8_t s_hs_mac[HTTPA_MAX_HASH];
+    httpa_traffic c_ap;
+    httpa_traffic s_ap;
+} httpa_hs_keys;
+
+httpa_err httpa_hs_keys_derive(httpa_hs_keys *out, const httpa_suite *s,
+                               const uint8_t shared[32], const uint8_t *th_hs) HTTPA_MUST_USE;
+void httpa_hs_keys_wipe(httpa_hs_keys *k);
 
 /* Exporter of profile 8.5. */
 httpa_err httpa_export(const httpa_suite *s, const uint8_t *exporter_master, const char *label,

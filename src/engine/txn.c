@@ -92,17 +92,6 @@ httpa_err httpa__ahl_hash(const httpa_msg *m, const httpa_fields *f, httpa_ahl_s
     return e;
 }
 
-httpa_err httpa__msg_ahl_hash(const httpa_msg *m, const httpa_limits *lim, httpa_ahl_set set,
-                              const httpa_suite *s, uint8_t *out)
-{
-    httpa_fields f;
-    httpa_err e = httpa_fields_parse(m, lim, &f);
-    if (e == HTTPA_OK)
-        e = httpa__ahl_hash(m, &f, set, s, out);
-    httpa_fields_free(&f);
-    return e;
-}
-
 /* ---- sending: the Cargo ---- */
 
 void httpa__outgoing_free(httpa_outgoing *o)
@@ -312,9 +301,16 @@ static httpa_err add_buf(httpa_msg *m, const char *name, const httpa_buf *v)
     return httpa_msg_add(m, name, strlen(name), (const char *)v->base, v->len);
 }
 
+httpa_err httpa__add_own(httpa_msg *m, httpa_fields *f, httpa_fid id, const char *name,
+                         const httpa_buf *v)
+{
+    httpa_err e = add_buf(m, name, v);
+    return e == HTTPA_OK ? httpa_fields_put_own(f, id, (const char *)v->base, v->len) : e;
+}
+
 httpa_err httpa__seal_items(httpa_traffic *t, uint64_t seq, const uint8_t *core_hash,
                             httpa_span cargo_plain, const char *const *names,
-                            const httpa_span *values, size_t n, httpa_msg *m)
+                            const httpa_span *values, size_t n, httpa_msg *m, httpa_fields *f)
 {
     httpa_buf ct, val;
     httpa_buf_init(&ct, SIZE_MAX);
@@ -323,12 +319,12 @@ httpa_err httpa__seal_items(httpa_traffic *t, uint64_t seq, const uint8_t *core_
     if (e == HTTPA_OK)
         e = put_binary(&val, httpa_buf_span(&ct));
     if (e == HTTPA_OK)
-        e = add_buf(m, "Attest-Cargo", &val);
+        e = httpa__add_own(m, f, HTTPA_F_CARGO, "Attest-Cargo", &val);
     if (e == HTTPA_OK && n != 0) {
         httpa_buf_reset(&val);
         e = secrets_value(t, seq, core_hash, names, values, n, &val);
         if (e == HTTPA_OK)
-            e = add_buf(m, "Attest-Secrets", &val);
+            e = httpa__add_own(m, f, HTTPA_F_SECRETS, "Attest-Secrets", &val);
     }
     httpa_buf_free(&ct);
     httpa_buf_free(&val);
@@ -544,12 +540,15 @@ httpa_err httpa__check_no_content(const httpa_msg *m, const httpa_cargo *c)
 
 static httpa_err remove_like(httpa_msg *m, const httpa_header *h)
 {
-    char *name = malloc(h->name_len + 1);
+    char small[64]; /* Attest-* names are short: no allocation per line */
+    size_t n = h->name_len;
+    char *name = n < sizeof(small) ? small : malloc(n + 1);
     if (name == NULL)
         return HTTPA_ERR_NOMEM;
-    memcpy(name, h->name, h->name_len + 1);
-    httpa_msg_remove(m, name, h->name_len);
-    free(name);
+    memcpy(name, h->name, n + 1);
+    httpa_msg_remove(m, name, n);
+    if (name != small)
+        free(name);
     return HTTPA_OK;
 }
 

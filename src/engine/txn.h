@@ -32,10 +32,6 @@ httpa_err httpa__txn_keys(httpa_traffic *dst, const httpa_traffic *src) HTTPA_MU
 httpa_err httpa__ahl_hash(const httpa_msg *m, const httpa_fields *f, httpa_ahl_set set,
                           const httpa_suite *s, uint8_t *out) HTTPA_MUST_USE;
 
-/* Parse the Attest-* fields of m, then Hash(AHL(m, set)). */
-httpa_err httpa__msg_ahl_hash(const httpa_msg *m, const httpa_limits *lim, httpa_ahl_set set,
-                              const httpa_suite *s, uint8_t *out) HTTPA_MUST_USE;
-
 /* ---- sending ---- */
 
 /* What a sender took out of the outer header section. */
@@ -62,10 +58,17 @@ httpa_err httpa__outgoing_build(httpa_msg *m, const char *const *always, const h
                                 httpa_outgoing *out) HTTPA_MUST_USE;
 
 /* Seal the CargoPlain (item 1) and the secrets (items 2 + i) under `t` and
- * append Attest-Cargo and, when n > 0, Attest-Secrets to m. */
+ * append Attest-Cargo and, when n > 0, Attest-Secrets to m, recording both
+ * in `f` (m's fields) as own fields. */
 httpa_err httpa__seal_items(httpa_traffic *t, uint64_t seq, const uint8_t *core_hash,
                             httpa_span cargo_plain, const char *const *names,
-                            const httpa_span *values, size_t n, httpa_msg *m) HTTPA_MUST_USE;
+                            const httpa_span *values, size_t n, httpa_msg *m,
+                            httpa_fields *f) HTTPA_MUST_USE;
+
+/* Append an Attest-* line the engine serialized and record it in `f`, m's
+ * fields, as an own field (fields.h): the AHLs of m then need no parse. */
+httpa_err httpa__add_own(httpa_msg *m, httpa_fields *f, httpa_fid id, const char *name,
+                         const httpa_buf *v) HTTPA_MUST_USE;
 
 /* Append `name: :base64(u64(seq) || mac):` (Attest-Ticket, Attest-Binder). */
 httpa_err httpa__add_auth(httpa_msg *m, const char *name, uint64_t seq, const uint8_t *mac,

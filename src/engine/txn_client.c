@@ -88,15 +88,16 @@ static httpa_err txn_new(httpa_client_base *b, bool atsp, const httpa_seal_opts 
 }
 
 /* Attest-Base-ID and, when asked, Attest-Base-Termination: cleanup. */
-static httpa_err add_base_fields(const httpa_client_txn *t, httpa_msg *req)
+static httpa_err add_base_fields(const httpa_client_txn *t, httpa_msg *req, httpa_fields *f)
 {
     httpa_buf v;
     httpa_buf_init(&v, SIZE_MAX);
     httpa_err e = httpa_sf_put_string(&v, t->base->id, strlen(t->base->id));
     if (e == HTTPA_OK)
-        e = httpa_msg_add(req, "Attest-Base-ID", 14, (const char *)v.base, v.len);
-    if (e == HTTPA_OK && t->terminate)
-        e = httpa_msg_add_str(req, "Attest-Base-Termination", "cleanup");
+        e = httpa__add_own(req, f, HTTPA_F_BASE_ID, "Attest-Base-ID", &v);
+    httpa_buf_reset(&v);
+    if (e == HTTPA_OK && t->terminate && (e = httpa_buf_append_str(&v, "cleanup")) == HTTPA_OK)
+        e = httpa__add_own(req, f, HTTPA_F_BASE_TERMINATION, "Attest-Base-Termination", &v);
     httpa_buf_free(&v);
     return e;
 }
@@ -115,16 +116,16 @@ static httpa_err start_request_body(httpa_client_txn *t, const httpa_seal_opts *
 
 /* Items under c_ap, then the ticket over Hash(AHL(request, X_full)). */
 static httpa_err seal_and_ticket(httpa_client_txn *t, httpa_msg *req, const httpa_seal_opts *o,
-                                 const httpa_outgoing *og, const uint8_t *core)
+                                 const httpa_outgoing *og, const uint8_t *core, httpa_fields *f)
 {
     const httpa_suite *s = t->suite;
     uint8_t full[HTTPA_MAX_HASH];
     size_t n = o != NULL ? o->nsecrets : 0;
     httpa_err e = httpa__seal_items(&t->c_ap, t->seq, core, httpa_buf_span(&og->plain),
                                     n ? o->secret_names : NULL, n ? o->secret_values : NULL, n,
-                                    req);
+                                    req, f);
     if (e == HTTPA_OK)
-        e = httpa__msg_ahl_hash(req, &t->base->limits, HTTPA_X_FULL, s, full);
+        e = httpa__ahl_hash(req, f, HTTPA_X_FULL, s, full);
     if (e == HTTPA_OK)
         e = httpa_ticket_mac(s, t->c_ap.mac_key, t->seq, full, t->ticket_mac);
     if (e == HTTPA_OK)
@@ -145,14 +146,22 @@ static httpa_err protect_request(httpa_client_txn *t, httpa_msg *req, const http
                                        strlen(HTTPA_SEALED_TARGET_METHOD), HTTPA_SEALED_TARGET,
                                        strlen(HTTPA_SEALED_TARGET));
     size_t app = req->nheaders;
+    /* The application's Attest-* lines, parsed once; the engine's own lines
+     * join them as they are added, without a parse (fields.h). */
+    httpa_fields f;
     if (e == HTTPA_OK)
-        e = add_base_fields(t, req);
+        e = httpa_fields_parse(req, lim, &f);
+    else
+        httpa_fields_init(&f, lim);
     if (e == HTTPA_OK)
-        e = httpa__msg_ahl_hash(req, lim, HTTPA_X_CORE, t->suite, core);
+        e = add_base_fields(t, req, &f);
+    if (e == HTTPA_OK)
+        e = httpa__ahl_hash(req, &f, HTTPA_X_CORE, t->suite, core);
     if (e == HTTPA_OK)
         e = start_request_body(t, o, rs, core);
     if (e == HTTPA_OK)
-        e = seal_and_ticket(t, req, o, &og, core);
+        e = seal_and_ticket(t, req, o, &og, core, &f);
+    httpa_fields_free(&f);
     size_t eng = req->nheaders;
     bool zero = !(o != NULL && o->has_body) && og.had_length;
     if (e == HTTPA_OK)

@@ -481,18 +481,17 @@ static httpa_err check_response(const httpa_server_txn *t, const httpa_msg *resp
 
 /* Seal the Cargo and secrets, then add the binder (profile 10) last. */
 static httpa_err protect_response(httpa_server_txn *t, httpa_msg *resp, const httpa_seal_opts *o,
-                                  const httpa_outgoing *og, const uint8_t *core)
+                                  const httpa_outgoing *og, const uint8_t *core, httpa_fields *f)
 {
     const httpa_suite *s = t->suite;
-    const httpa_limits *lim = limits_of(t->srv);
     uint8_t full[HTTPA_MAX_HASH], mac[HTTPA_MAX_HASH];
     size_t n = o != NULL ? o->nsecrets : 0;
     t->responded = true; /* from here nonces of this response are spent */
     httpa_err e = httpa__seal_items(&t->s_ap, t->seq, core, httpa_buf_span(&og->plain),
                                     n ? o->secret_names : NULL, n ? o->secret_values : NULL, n,
-                                    resp);
+                                    resp, f);
     if (e == HTTPA_OK)
-        e = httpa__msg_ahl_hash(resp, lim, HTTPA_X_FULL, s, full);
+        e = httpa__ahl_hash(resp, f, HTTPA_X_FULL, s, full);
     if (e == HTTPA_OK)
         e = httpa_binder_mac(s, t->s_ap.mac_key, t->seq, t->ticket_mac, full, mac);
     if (e == HTTPA_OK)
@@ -528,12 +527,20 @@ httpa_err httpa_server_txn_respond(httpa_server_txn *t, httpa_msg *resp,
     httpa_outgoing og;
     e = httpa__outgoing_build(resp, always_sealed, opts, rs, false, lim, &og);
     size_t app = resp->nheaders;
+    /* The application's Attest-* lines (Attest-Error, say), parsed once;
+     * the engine's own lines join them unparsed (fields.h). */
+    httpa_fields f;
     if (e == HTTPA_OK)
-        e = httpa__msg_ahl_hash(resp, lim, HTTPA_X_CORE, t->suite, core);
+        e = httpa_fields_parse(resp, lim, &f);
+    else
+        httpa_fields_init(&f, lim);
+    if (e == HTTPA_OK)
+        e = httpa__ahl_hash(resp, &f, HTTPA_X_CORE, t->suite, core);
     if (e == HTTPA_OK)
         e = start_response_body(t, opts, rs, core);
     if (e == HTTPA_OK)
-        e = protect_response(t, resp, opts, &og, core);
+        e = protect_response(t, resp, opts, &og, core, &f);
+    httpa_fields_free(&f);
     size_t eng = resp->nheaders;
     bool zero = !(opts != NULL && opts->has_body) && !response_bodyless(t, resp->status);
     if (e == HTTPA_OK)

@@ -1,5 +1,7 @@
 # The two commands of the README, and the builds they use.
-#   make demo   install what is missing, build, run the in-process demo
+#   make demo   install what is missing, build, run httpa -> nginx (TLS) ->
+#               httpa-gateway (simulated TEE) -> an application, and show
+#               what each hop sees
 #   make check  install what is missing, then the whole test suite: unit and
 #               vector tests, the same under ASan+UBSan, and each fuzz target
 #               for a short time
@@ -17,7 +19,8 @@ deps:
 	@sh scripts/install-deps.sh
 
 demo: all
-	$(BUILD)/release/examples/httpa-demo
+	$(BUILD)/release/examples/httpa-demo --quiet
+	sh scripts/demo.sh $(BUILD)/release
 
 check: deps test test-asan test-fuzz
 

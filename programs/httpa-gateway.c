@@ -31,11 +31,16 @@
 #include <h2o.h>
 #include <h2o/http2.h>
 #pragma GCC diagnostic pop
+#include <curl/curl.h>
 #include <openssl/ssl.h>
 
+#include "httpa/curl.h"
+#include "httpa/eat.h"
 #include "httpa/h2o.h"
+#include "httpa/keymgr.h"
 #include "httpa/server.h"
 #include "httpa/sim.h"
+#include "httpa/tee.h"
 
 #define GW_VERSION "0.1.0"
 #define EXIT_RUNTIME 1
@@ -53,6 +58,11 @@ typedef struct gw_opts {
     const char *tls_cert;
     const char *tls_key;
     const char *tee;
+    const char *tsm_root;
+    const char *gramine_root;
+    const char *ta;
+    const char *ta_cacert;
+    uint64_t ta_refresh;
     const char *sim_seed;
     const char *sim_pubkey_out;
     const char *secrets_path;
@@ -95,6 +105,11 @@ static const opt_def opt_defs[] = {
     O_STR("tls-cert", tls_cert),
     O_STR("tls-key", tls_key),
     O_STR("tee", tee),
+    O_STR("tsm-root", tsm_root),
+    O_STR("gramine-root", gramine_root),
+    O_STR("ta", ta),
+    O_STR("ta-cacert", ta_cacert),
+    O_U64("ta-refresh", ta_refresh, 60, 302400),
     O_STR("sim-seed", sim_seed),
     O_STR("sim-pubkey-out", sim_pubkey_out),
     O_STR("secrets-path", secrets_path),
@@ -134,6 +149,7 @@ static void opts_default(gw_opts *o)
     o->shutdown_timeout = 30;
     o->expires = 3600;
     o->key_lifetime = 86400;
+    o->ta_refresh = 1200; /* a third of httpa-ta's default token lifetime */
     o->record_size = 16384;
 }
 
@@ -281,10 +297,12 @@ typedef struct gw_worker {
 struct gateway {
     gw_opts o;
     FILE *log;
-    httpa_sim_attester sim;
-    httpa_attester *attester;
+    httpa_tee *tee;
+    httpa_attester *attester; /* the provider's: fresh mode and the attested keys */
     httpa_server *srv;
-    int64_t key_not_after;
+    httpa_keymgr *keymgr;
+    httpa_ta_client_config ta; /* passport model: --ta */
+    bool curl_ready;
     h2o_globalconf_t globalconf;
     bool has_globalconf;
     SSL_CTX *ssl_ctx;
@@ -356,25 +374,12 @@ static bool write_pubkey_file(const char *path, const char *hex)
     return true;
 }
 
-static int tee_sim(gateway *g)
+/* The simulated TEE, loudly, with its public key (base is the first member). */
+static int announce_sim(gateway *g)
 {
-    uint8_t seed[32], *sp = NULL;
+    const httpa_sim_attester *sim = (const httpa_sim_attester *)g->attester;
     char hex[65];
-    if (g->o.sim_seed != NULL) {
-        if (!parse_hex32(g->o.sim_seed, seed)) {
-            fprintf(stderr, "httpa-gateway: --sim-seed takes 64 hexadecimal digits\n");
-            return EXIT_USAGE;
-        }
-        sp = seed;
-    }
-    httpa_err e = httpa_sim_attester_init(&g->sim, sp, (const uint8_t *)SIM_MEASUREMENT, 1, false);
-    httpa_wipe(seed, sizeof(seed));
-    if (e != HTTPA_OK) {
-        fail_err("simulated TEE", e);
-        return EXIT_RUNTIME;
-    }
-    g->attester = &g->sim.base;
-    hex_of(g->sim.pub, 32, hex);
+    hex_of(sim->pub, 32, hex);
     fputs(SIM_WARNING, stderr);
     fprintf(stderr, "httpa-gateway: sim attestation public key: %s\n", hex);
     log_event(g, "warning", "SIMULATED TEE (--tee sim): the evidence proves nothing about "
@@ -384,63 +389,165 @@ static int tee_sim(gateway *g)
     return 0;
 }
 
-/* The providers: another engineer adds the hardware ones behind this switch. */
-typedef struct tee_provider {
-    const char *name;
-    int (*init)(gateway *g); /* NULL: planned, not in this build */
-} tee_provider;
-
-static const tee_provider tee_providers[] = {
-    {"sim", tee_sim},
-    {"tsm", NULL},     /* Linux configfs-tsm: TDX, SEV-SNP */
-    {"gramine", NULL}, /* SGX under Gramine (/dev/attestation) */
-};
-
-static const tee_provider *tee_find(const char *name)
+static void tee_fail(const char *what, httpa_err e, const httpa_tee_diag *d)
 {
-    for (size_t i = 0; name != NULL && i < sizeof(tee_providers) / sizeof(tee_providers[0]); i++)
-        if (strcmp(tee_providers[i].name, name) == 0)
-            return &tee_providers[i];
-    return NULL;
+    fprintf(stderr, "httpa-gateway: %s: %s (%s): %s (%s)%s%s\n", what, httpa_strerror(e),
+            httpa_err_name(e), httpa_tee_reason_text(d->reason), httpa_tee_reason_name(d->reason),
+            d->detail[0] != '\0' ? ": " : "", d->detail);
 }
 
-/* ---- the attested handshake key (profile 7.2) ---- */
-
-static httpa_err add_key(gateway *g, int64_t now)
+/* --tee auto|tsm|gramine|sim (tee.h): auto picks tsm, then gramine, never
+ * sim; sim must be named. */
+static int tee_open(gateway *g)
 {
-    uint8_t pub[32], rd[HTTPA_REPORT_DATA_LEN];
-    httpa_sign_key *key;
-    httpa_buf ev;
-    int64_t not_after = now + (int64_t)g->o.key_lifetime;
-
-    httpa_err e = httpa_sign_key_new(HTTPA_ED25519, NULL, 0, pub, &key);
-    if (e != HTTPA_OK)
-        return e;
-    httpa_buf_init(&ev, 1 << 20);
-    e = httpa_attested_key_report_data(HTTPA_ED25519, HTTPA_SPAN(pub, 32), not_after, rd);
-    if (e == HTTPA_OK)
-        e = g->attester->quote(g->attester, rd, &ev);
-    if (e == HTTPA_OK) {
-        httpa_key_evidence kev = {g->attester->tee, "raw", httpa_buf_span(&ev)};
-        e = httpa_server_add_key(g->srv, HTTPA_ED25519, key, HTTPA_SPAN(pub, 32), not_after, &kev, 1);
-        key = NULL; /* the server owns it now, whatever the outcome */
+    uint8_t seed[32] = {0};
+    httpa_tee_options to;
+    httpa_tee_diag d = {.reason = HTTPA_TEE_OK};
+    memset(&to, 0, sizeof(to));
+    to.provider = g->o.tee;
+    to.tsm.root = g->o.tsm_root;
+    to.gramine.root = g->o.gramine_root;
+    to.allow_sim = strcmp(g->o.tee, "sim") == 0;
+    memcpy(to.sim_measurement, SIM_MEASUREMENT, HTTPA_SIM_MEASUREMENT_LEN);
+    to.sim_svn = 1;
+    if (g->o.sim_seed != NULL && parse_hex32(g->o.sim_seed, seed))
+        to.sim_seed = seed; /* validate() checked the form */
+    httpa_err e = httpa_tee_open(&to, &g->tee, &d);
+    httpa_wipe(seed, sizeof(seed));
+    if (e != HTTPA_OK) {
+        tee_fail(strcmp(g->o.tee, "auto") == 0 ? "--tee auto found no TEE" : "TEE provider", e, &d);
+        return EXIT_RUNTIME;
     }
-    httpa_sign_key_free(key);
-    httpa_buf_free(&ev);
-    if (e == HTTPA_OK)
-        g->key_not_after = not_after;
+    g->attester = httpa_tee_attester(g->tee);
+    httpa_tee_kind kind = httpa_tee_kind_of(g->tee);
+    fprintf(stderr, "httpa-gateway: TEE provider %s, evidence of TEE \"%s\"\n",
+            httpa_tee_kind_name(kind), g->attester->tee);
+    return kind == HTTPA_TEE_KIND_SIM ? announce_sim(g) : 0;
+}
+
+/* -t: is the named TEE interface on this host? (nothing is written to it) */
+static int tee_check(const gw_opts *o)
+{
+    const char *tsm = o->tsm_root != NULL ? o->tsm_root : HTTPA_TSM_DEFAULT_ROOT;
+    const char *gra = o->gramine_root != NULL ? o->gramine_root : HTTPA_GRAMINE_DEFAULT_ROOT;
+    httpa_tee_kind k = HTTPA_TEE_KIND_SIM;
+    if (strcmp(o->tee, "auto") == 0)
+        k = httpa_tee_detect(tsm, gra);
+    else if (strcmp(o->tee, "tsm") == 0)
+        k = httpa_tee_detect(tsm, "/nonexistent/httpa") == HTTPA_TEE_KIND_TSM ? HTTPA_TEE_KIND_TSM
+                                                                            : HTTPA_TEE_KIND_NONE;
+    else if (strcmp(o->tee, "gramine") == 0)
+        k = httpa_tee_detect("/nonexistent/httpa", gra) == HTTPA_TEE_KIND_GRAMINE
+                ? HTTPA_TEE_KIND_GRAMINE
+                : HTTPA_TEE_KIND_NONE;
+    if (k == HTTPA_TEE_KIND_NONE) {
+        fprintf(stderr, "httpa-gateway: --tee %s: no TEE interface on this host (%s, %s/quote)\n",
+                o->tee, tsm, gra);
+        return EXIT_USAGE;
+    }
+    printf("httpa-gateway: TEE provider: %s\n", httpa_tee_kind_name(k));
+    return 0;
+}
+
+/* ---- the attested handshake key (profile 7.2) and stapling (7.7) ---- */
+
+/* An event line with an error name and a detail (escaped by jansson). */
+static void log_detail(gateway *g, const char *level, const char *text, httpa_err e,
+                       const char *detail)
+{
+    if (g->log == NULL)
+        return;
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s}", "ts", (json_int_t)time(NULL), "event", level,
+                          "message", text, "error", httpa_err_name(e), "detail", detail);
+    if (o != NULL && json_dumpf(o, g->log, JSON_COMPACT) == 0)
+        fputc('\n', g->log);
+    fflush(g->log);
+    json_decref(o);
+}
+
+/* Passport model: a token from the TA for the new key's raw evidence, bound
+ * to the key's report_data (the TA refuses evidence of another key). On the
+ * key manager's thread, never on a request's. */
+static httpa_err staple_token(void *arg, const char *tee, httpa_span raw,
+                              const uint8_t rd[HTTPA_REPORT_DATA_LEN], httpa_buf *token)
+{
+    gateway *g = arg;
+    char why[256] = "";
+    httpa_ta_token_info info;
+    httpa_err e = httpa_ta_fetch_token(&g->ta, tee, raw, rd, NULL, (int64_t)time(NULL), token,
+                                       &info, why, sizeof(why));
+    if (e != HTTPA_OK)
+        log_detail(g, "error", "Trusted Authority token not obtained: serving the raw evidence "
+                               "alone until the next attempt", e, why);
     return e;
 }
 
-/* Rotate at half the lifetime: the previous key stays valid (and usable
- * while it has more than 300 s left), so handshakes never pause. */
-static void maybe_rotate(gateway *g, int64_t now)
+static void on_key_event(void *arg, const httpa_keymgr_event *ev)
 {
-    if (now < g->key_not_after - (int64_t)g->o.key_lifetime / 2)
+    gateway *g = arg;
+    if (ev->err != HTTPA_OK) {
+        httpa_tee_diag d;
+        httpa_tee_last_error(g->tee, &d);
+        log_detail(g, "error", "attested handshake key not created; retrying", ev->err, d.detail);
         return;
-    httpa_err e = add_key(g, now);
-    log_event(g, e == HTTPA_OK ? "info" : "error",
-              e == HTTPA_OK ? "attested handshake key rotated" : "attested handshake key rotation failed");
+    }
+    log_event(g, "info", ev->stapled ? "attested handshake key installed, Trusted Authority token stapled"
+                                     : "attested handshake key installed");
+}
+
+/* Rotate at half the lifetime (or sooner, for the stapled token's sake),
+ * leaving the headroom the key manager requires. */
+static int64_t rotate_interval(const gw_opts *o)
+{
+    int64_t life = (int64_t)o->key_lifetime, r = life / 2;
+    if (r > life - HTTPA_KEYMGR_MIN_HEADROOM)
+        r = life - HTTPA_KEYMGR_MIN_HEADROOM;
+    if (o->ta != NULL && (int64_t)o->ta_refresh < r)
+        r = (int64_t)o->ta_refresh;
+    return r;
+}
+
+/* The first key is made on the manager's thread; wait for it (or its
+ * failure) so that the gateway never listens without a key. */
+static int wait_first_key(gateway *g)
+{
+    httpa_keymgr_status st;
+    for (int i = 0; i < 1200; i++) { /* 120 s */
+        if (httpa_keymgr_wait(g->keymgr, 1, 100) == HTTPA_OK)
+            return 0;
+        httpa_keymgr_get_status(g->keymgr, &st);
+        if (st.failures > 0) {
+            httpa_tee_diag d;
+            httpa_tee_last_error(g->tee, &d);
+            tee_fail("attested handshake key", st.last_error, &d);
+            return EXIT_RUNTIME;
+        }
+    }
+    fprintf(stderr, "httpa-gateway: attested handshake key: no evidence after 120 s\n");
+    return EXIT_RUNTIME;
+}
+
+static int keys_start(gateway *g)
+{
+    httpa_keymgr_config kc = {
+        .server = g->srv,
+        .attester = g->attester,
+        .alg = HTTPA_ED25519,
+        .lifetime = (int64_t)g->o.key_lifetime,
+        .rotate_interval = rotate_interval(&g->o),
+        .on_event = on_key_event,
+        .event_arg = g,
+        .staple = g->o.ta != NULL ? staple_token : NULL,
+        .staple_arg = g,
+    };
+    if (g->o.ta != NULL)
+        g->ta = (httpa_ta_client_config){.url = g->o.ta, .cafile = g->o.ta_cacert, .timeout_ms = 5000};
+    httpa_err e = httpa_keymgr_start(&kc, &g->keymgr);
+    if (e != HTTPA_OK) {
+        fail_err("attested-key manager", e);
+        return EXIT_RUNTIME;
+    }
+    return wait_first_key(g);
 }
 
 /* ---- h2o configuration ---- */
@@ -492,6 +599,12 @@ static int register_handler(gateway *g)
         .max_body = g->o.max_body,
         .max_header_bytes = g->o.max_header_size,
         .upstream_timeout_ms = g->o.upstream_timeout * 1000,
+        /* Keep as many idle upstream connections as a loop can have
+         * requests in flight: with the adapter's default (16), more
+         * concurrent requests than that close and reopen an upstream
+         * connection per request (connect, accept, TIME_WAIT). Idle ones
+         * still close after two seconds. */
+        .upstream_idle = (size_t)(g->o.max_connections / g->o.threads + 1),
     };
     httpa_err e = httpa_h2o_register(path, g->srv, &hc);
     if (e != HTTPA_OK) {
@@ -515,13 +628,11 @@ static int server_setup(gateway *g)
         .expires = (uint32_t)g->o.expires,
     };
     httpa_err e = httpa_server_new(&sc, &g->srv);
-    if (e == HTTPA_OK)
-        e = add_key(g, (int64_t)time(NULL));
     if (e != HTTPA_OK) {
         fail_err("HTTPA server", e);
         return EXIT_RUNTIME;
     }
-    return 0;
+    return keys_start(g);
 }
 
 /* ---- validation (also what -t checks) ---- */
@@ -530,7 +641,6 @@ static int validate(gateway *g)
 {
     const gw_opts *o = &g->o;
     const char *why;
-    const tee_provider *tee = tee_find(o->tee);
 
     if (o->upstream == NULL) {
         fprintf(stderr, "httpa-gateway: --upstream is required\n");
@@ -540,13 +650,17 @@ static int validate(gateway *g)
         fprintf(stderr, "httpa-gateway: --upstream %s: %s\n", o->upstream, why);
         return EXIT_USAGE;
     }
-    if (tee == NULL) {
-        fprintf(stderr, "httpa-gateway: --tee must be sim, tsm or gramine\n");
+    if (o->tee == NULL || (strcmp(o->tee, "auto") != 0 && strcmp(o->tee, "tsm") != 0 &&
+                           strcmp(o->tee, "gramine") != 0 && strcmp(o->tee, "sim") != 0)) {
+        fprintf(stderr, "httpa-gateway: --tee must be auto, tsm, gramine or sim\n");
         return EXIT_USAGE;
     }
-    if (tee->init == NULL) {
-        fprintf(stderr, "httpa-gateway: --tee %s is planned but not available in this build; "
-                        "only --tee sim is\n", o->tee);
+    if (o->ta != NULL && strncmp(o->ta, "http://", 7) != 0 && strncmp(o->ta, "https://", 8) != 0) {
+        fprintf(stderr, "httpa-gateway: --ta takes an http:// or https:// URL\n");
+        return EXIT_USAGE;
+    }
+    if (o->ta_cacert != NULL && o->ta == NULL) {
+        fprintf(stderr, "httpa-gateway: --ta-cacert needs --ta\n");
         return EXIT_USAGE;
     }
     if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
@@ -756,7 +870,6 @@ static void supervise(gateway *g, const sigset_t *set)
             httpa_server_sweep(g->srv, (int64_t)now);
             last_sweep = now;
         }
-        maybe_rotate(g, (int64_t)now);
     }
     atomic_store(&g->stopping, true);
     for (uint64_t i = 0; i < g->o.threads; i++)
@@ -794,7 +907,7 @@ static int run(gateway *g)
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every worker */
     signal(SIGPIPE, SIG_IGN);                /* a peer that went away is an error return */
 
-    if ((rc = open_log(g)) != 0 || (rc = tee_find(g->o.tee)->init(g)) != 0 ||
+    if ((rc = open_log(g)) != 0 || (rc = tee_open(g)) != 0 ||
         (rc = server_setup(g)) != 0)
         return rc;
     h2o_setup(g);
@@ -823,9 +936,11 @@ static void cleanup(gateway *g)
         close(g->listen_fd);
     if (g->has_globalconf)
         h2o_config_dispose(&g->globalconf); /* the workers are gone */
+    httpa_keymgr_stop(g->keymgr); /* before the server it installs keys in */
     httpa_server_free(g->srv);
-    if (g->attester == &g->sim.base)
-        httpa_sim_attester_clear(&g->sim);
+    httpa_tee_close(g->tee);
+    if (g->curl_ready)
+        curl_global_cleanup();
     SSL_CTX_free(g->ssl_ctx);
     if (g->log != NULL && g->log != stderr)
         fclose(g->log);
@@ -856,11 +971,17 @@ int main(int argc, char **argv)
             fprintf(stderr, "Try 'httpa-gateway --help'.\n");
         rc = EXIT_USAGE;
     } else if (g->o.test) {
-        /* -t: everything but the TEE, the port and the threads */
+        /* -t: everything but the port, the threads and the evidence itself */
         rc = g->o.tls_cert == NULL || (g->ssl_ctx = tls_context(&g->o)) != NULL ? 0 : EXIT_USAGE;
         if (rc == 0)
+            rc = tee_check(&g->o);
+        if (rc == 0)
             printf("httpa-gateway: the configuration is valid\n");
+    } else if (g->o.ta != NULL && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "httpa-gateway: --ta: libcurl initialization failed\n");
+        rc = EXIT_RUNTIME;
     } else {
+        g->curl_ready = g->o.ta != NULL;
         rc = run(g);
     }
     cleanup(g);
@@ -896,9 +1017,27 @@ static void usage(FILE *f)
 "    confidential and authenticated). Client fields named X-Httpa-* are dropped.\n"
 "\n"
 "OPTIONS\n"
-"    --tee sim|tsm|gramine   TEE evidence provider (required). Available now:\n"
-"                            sim, a SIMULATED TEE for development (loud warning).\n"
-"                            tsm (TDX, SEV-SNP) and gramine (SGX) are planned.\n"
+"    --tee auto|tsm|gramine|sim\n"
+"                            TEE evidence provider (required): tsm (Linux\n"
+"                            configfs-tsm: TDX, SEV-SNP), gramine (SGX under\n"
+"                            Gramine, /dev/attestation), auto (tsm, else gramine,\n"
+"                            else refuse to start; never sim), or sim, a\n"
+"                            SIMULATED TEE for development (loud warning).\n"
+"                            The attested handshake key and its evidence are made\n"
+"                            off the request path; fresh-mode handshakes quote\n"
+"                            per handshake\n"
+"    --tsm-root DIR          configfs-tsm report directory\n"
+"                            (default /sys/kernel/config/tsm/report)\n"
+"    --gramine-root DIR      Gramine attestation directory (default /dev/attestation)\n"
+"    --ta URL                Trusted Authority (httpa-ta, docs/TA.md): staple its\n"
+"                            token for the key's evidence in Attest-Quotes as a\n"
+"                            format=eat entry next to the raw one (passport model).\n"
+"                            If the TA fails, the raw evidence is served alone,\n"
+"                            the failure is logged and retried within 30 s\n"
+"    --ta-refresh S          new key, evidence and token every S seconds\n"
+"                            (default 1200; keep it well inside the TA's token\n"
+"                            lifetime)\n"
+"    --ta-cacert FILE        CA bundle for an https:// --ta\n"
 "    --upstream URL          the application: http://127.0.0.1:PORT,\n"
 "                            http://[::1]:PORT or unix:/PATH. Loopback only:\n"
 "                            plaintext never leaves the TEE.\n"
@@ -925,12 +1064,14 @@ static void usage(FILE *f)
 "    --shutdown-timeout S    how long SIGTERM waits for requests (default 30)\n"
 "    --expires S             Attest-Expires of new bases (default 3600)\n"
 "    --key-lifetime S        attested handshake key lifetime (default 86400;\n"
-"                            rotated at half of it, the previous key kept)\n"
+"                            rotated at half of it, or every --ta-refresh\n"
+"                            seconds with --ta; the previous key kept)\n"
 "    --record-size N         response record size RS (default 16384)\n"
 "    -c, --config FILE       JSON object with the long option names as keys,\n"
 "                            e.g. {\"upstream\":\"http://127.0.0.1:8080\",\"threads\":4};\n"
 "                            flags override it\n"
-"    -t, --test              check the configuration and exit\n"
+"    -t, --test              check the configuration, and that the --tee\n"
+"                            interface exists on this host, and exit\n"
 "    -h, --help              this text;  --version  versions\n"
 "\n"
 "FILES\n"
@@ -944,13 +1085,15 @@ static void usage(FILE *f)
 "\n"
 "EXIT STATUS\n"
 "    0  stopped after SIGTERM or SIGINT, or -t found the configuration valid\n"
-"    1  runtime failure (cannot listen, TEE or key failure)\n"
+"    1  runtime failure (cannot listen, no TEE, TEE or key failure)\n"
 "    2  usage or configuration error\n"
 "\n"
 "EXAMPLES\n"
 "    httpa-gateway --tee sim --sim-pubkey-out sim.pub --upstream http://127.0.0.1:8080\n"
 "    httpa-gateway --tee sim --listen '*:443' --tls-cert cert.pem --tls-key key.pem \\\n"
 "        --upstream unix:/run/app.sock --threads 4\n"
+"    httpa-gateway --tee auto --ta https://ta.internal:8600 --ta-cacert ca.pem \\\n"
+"        --upstream http://127.0.0.1:8080\n"
 "    httpa-gateway -t -c /etc/httpa/gateway.json\n",
         f);
 }

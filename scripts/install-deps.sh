@@ -7,7 +7,7 @@ PACKAGES="
 build-essential cmake pkg-config
 libssl-dev libjansson-dev libcmocka-dev libcjose-dev
 libh2o-evloop-dev libcurl4-openssl-dev
-nginx-light curl wrk
+nginx-light haproxy curl wrk openssl
 clang libclang-rt-14-dev
 "
 

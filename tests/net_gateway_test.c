@@ -126,7 +126,7 @@ static void roundtrip(void **state, long version, size_t resp_len, bool chunked)
     assert_string_equal(find(&resp.msg, "content-type")->value, "application/x-test");
 
     /* the upstream got the restored request, and nothing forged */
-    e2e_upreq u;
+    e2e_upreq u = {0};
     assert_int_equal(e2e_upstream_count(&f->up), 1);
     assert_true(e2e_upstream_get(&f->up, 0, &u));
     assert_memory_equal(u.head, "POST /api/orders?id=42 HTTP/1.1\r\n", 33);
@@ -654,7 +654,7 @@ static void test_passthrough(void **state)
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.body.len, 5000);
     assert_null(find(&resp.msg, "attest-binder"));
-    e2e_upreq u;
+    e2e_upreq u = {0};
     assert_true(e2e_upstream_get(&f->up, 0, &u));
     assert_memory_equal(u.head, "POST /plain?q=1 HTTP/1.1\r\n", 26);
     assert_true(e2e_head_has(u.head, "x-httpa-kind", "plain"));
@@ -695,7 +695,7 @@ static void atsp(void **state, int upstream_status, int expect_status, httpa_err
     else
         assert_int_equal(e, HTTPA_OK);
 
-    e2e_upreq u;
+    e2e_upreq u = {0};
     char expect[256];
     assert_true(e2e_upstream_get(&f->up, 0, &u));
     assert_memory_equal(u.head, "POST /.httpa/secrets HTTP/1.1\r\n", 31);
@@ -795,6 +795,559 @@ static void test_config_check(void **state)
     unlink(path);
 }
 
+/* ---- TEE providers and stapling (httpa-gateway --tee, --ta) ---- */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "httpa/eat.h"
+#include "sched_pin.h"
+#include "tee_tree.h"
+
+static void gwt_hex(const uint8_t *p, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* An AtHS with `v` that also hands back the response's Attest-Quotes. */
+static httpa_err gwt_handshake(e2e_client *c, httpa_verifier *v, httpa_buf *quotes)
+{
+    httpa_client_config cfg = {.verifier = v, .allow_sim = true};
+    httpa_client_hs *hs = NULL;
+    httpa_msg req;
+    e2e_resp resp;
+    bool found = false;
+    int64_t now = (int64_t)time(NULL);
+    e2e_client_free(c);
+    httpa_msg_init_request(&req);
+    e2e_resp_init(&resp);
+    httpa_err e = httpa_client_hs_start(&cfg, now, &req, &hs);
+    if (e == HTTPA_OK && e2e_send(c, &req, HTTPA_SPAN(NULL, 0), &resp) != 0)
+        e = HTTPA_ERR_NETWORK;
+    if (e == HTTPA_OK && quotes != NULL)
+        e = httpa_msg_combine(&resp.msg, "attest-quotes", 13, quotes, &found);
+    if (e == HTTPA_OK)
+        e = httpa_client_hs_finish(hs, &resp.msg, httpa_buf_span(&resp.body), now, &c->base);
+    httpa_client_hs_free(hs);
+    httpa_msg_free(&req);
+    e2e_resp_free(&resp);
+    return e;
+}
+
+/* The decoded evidence of the first Attest-Quotes entry with format `fmt`
+ * ("(tee :b64:);format=fmt"); false when there is none. */
+static bool gwt_entry(const httpa_buf *quotes, const char *fmt, httpa_buf *out)
+{
+    char want[32];
+    snprintf(want, sizeof(want), ";format=%s", fmt);
+    const char *q = (const char *)quotes->base, *end = q + quotes->len;
+    for (const char *p = q; p < end; p++) {
+        size_t left = (size_t)(end - p);
+        if (left < strlen(want) || strncmp(p, want, strlen(want)) != 0)
+            continue;
+        const char *close = p - 2; /* ":)" before ";format" */
+        const char *open = close - 1;
+        while (open > q && *open != ':')
+            open--;
+        if (close <= open || *close != ':')
+            return false;
+        httpa_buf_reset(out);
+        return httpa_base64_decode(open + 1, (size_t)(close - open - 1), out) == HTTPA_OK;
+    }
+    return false;
+}
+
+/* ---- the fake configfs-tsm "kernel", out of process ----
+ *
+ * The gateway is a separate process, so the providers' in-process test hook
+ * cannot play the kernel. A thread here watches the tree with inotify and
+ * does it instead: on mkdir it puts provider (and generation, inblob) in
+ * place, on the close of a written inblob it writes outblob (a TDX v4
+ * shaped quote wrapping sim evidence, tee_tree.h) and bumps generation, on
+ * the second read of generation (and the probe's read of provider) it
+ * removes the files so that rmdir succeeds. To make it act between the
+ * gateway's system calls, the gateway runs SCHED_IDLE on the CPU of this
+ * thread. That wins the races after mkdir and after the inblob write, but
+ * not reliably the one between the last read and rmdir (close events are
+ * delivered late), so the full run is opt-in: HTTPA_TEST_FAKE_TSM_RUN=1. */
+
+#define GWT_ENTRIES 64
+
+typedef struct gwt_entry_state {
+    int wd;
+    char dir[384];
+    bool probe;
+    unsigned gen_reads;
+} gwt_entry_state;
+
+typedef struct gwt_kernel {
+    char root[256];
+    char stage[272];
+    int ifd;
+    int cpu;
+    pthread_t tid;
+    atomic_bool stop;
+    httpa_sim_attester sim;
+    gwt_entry_state e[GWT_ENTRIES];
+    atomic_uint reports;
+} gwt_kernel;
+
+/* Write a file in the staging directory and rename it into place, so that
+ * the only close events under the entry are the gateway's. */
+static void gwt_put(gwt_kernel *k, const char *dir, const char *name, const void *p, size_t n)
+{
+    char tmp[320], dst[448];
+    snprintf(tmp, sizeof(tmp), "%s/f", k->stage);
+    snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    ssize_t w = n != 0 ? write(fd, p, n) : 0;
+    (void)w;
+    close(fd);
+    (void)rename(tmp, dst);
+}
+
+static void gwt_unlink(const char *dir, const char *name)
+{
+    char p[448];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    (void)unlink(p);
+}
+
+static void gwt_created(gwt_kernel *k, const char *name)
+{
+    unsigned pid = 0, seq = 0;
+    gwt_entry_state *s = NULL;
+    for (size_t i = 0; i < GWT_ENTRIES && s == NULL; i++)
+        if (k->e[i].wd <= 0)
+            s = &k->e[i];
+    if (s == NULL || sscanf(name, "httpa-%u-%u-", &pid, &seq) != 2)
+        return;
+    snprintf(s->dir, sizeof(s->dir), "%s/%s", k->root, name);
+    s->probe = seq == 0; /* the provider's init: mkdir, read provider, rmdir */
+    s->gen_reads = 0;
+    s->wd = inotify_add_watch(k->ifd, s->dir, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+    gwt_put(k, s->dir, "provider", "tdx_guest\n", 10);
+    if (!s->probe) {
+        gwt_put(k, s->dir, "generation", "0\n", 2);
+        gwt_put(k, s->dir, "inblob", NULL, 0);
+    }
+}
+
+static void gwt_clear_entry(gwt_entry_state *s)
+{
+    static const char *const files[] = {"provider", "generation", "inblob", "outblob"};
+    for (size_t i = 0; i < 4; i++)
+        gwt_unlink(s->dir, files[i]);
+}
+
+static void gwt_report(gwt_kernel *k, gwt_entry_state *s)
+{
+    uint8_t rd[HTTPA_REPORT_DATA_LEN];
+    char p[448];
+    httpa_buf ev;
+    snprintf(p, sizeof(p), "%s/inblob", s->dir);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, rd, sizeof(rd)) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n != (ssize_t)sizeof(rd))
+        return;
+    httpa_buf_init(&ev, 1 << 20);
+    tl_wrap_evidence(TL_SHAPE_TDX_V4, rd, &k->sim.base, &ev);
+    gwt_put(k, s->dir, "outblob", ev.base, ev.len);
+    gwt_put(k, s->dir, "generation", "1\n", 2);
+    httpa_buf_free(&ev);
+    atomic_fetch_add(&k->reports, 1);
+}
+
+static void gwt_event(gwt_kernel *k, const struct inotify_event *ev)
+{
+    gwt_entry_state *s = NULL;
+    if (getenv("GWT_DEBUG") != NULL)
+        fprintf(stderr, "fake tsm: wd %d mask %#x %s\n", ev->wd, (unsigned)ev->mask,
+                ev->len != 0 ? ev->name : "");
+    if (ev->wd != 0 && ev->len != 0 && (ev->mask & IN_CREATE) && (ev->mask & IN_ISDIR)) {
+        gwt_created(k, ev->name);
+        return;
+    }
+    for (size_t i = 0; i < GWT_ENTRIES && s == NULL; i++)
+        if (k->e[i].wd == ev->wd && ev->wd > 0)
+            s = &k->e[i];
+    if (s == NULL || ev->len == 0) {
+        if (s != NULL && (ev->mask & IN_IGNORED))
+            s->wd = 0; /* the entry is gone */
+        return;
+    }
+    if (s->probe && (ev->mask & IN_CLOSE_NOWRITE) && strcmp(ev->name, "provider") == 0)
+        gwt_clear_entry(s);
+    else if ((ev->mask & IN_CLOSE_WRITE) && strcmp(ev->name, "inblob") == 0)
+        gwt_report(k, s);
+    else if ((ev->mask & IN_CLOSE_NOWRITE) && strcmp(ev->name, "generation") == 0 &&
+             ++s->gen_reads == 2)
+        gwt_clear_entry(s);
+}
+
+static void *gwt_kernel_main(void *arg)
+{
+    gwt_kernel *k = arg;
+    _Alignas(struct inotify_event) char buf[8192];
+    (void)tl_pin_cpu(k->cpu);
+    while (!atomic_load(&k->stop)) {
+        struct pollfd pfd = {k->ifd, POLLIN, 0};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(k->ifd, buf, sizeof(buf));
+        for (ssize_t off = 0; n > 0 && off < n;) {
+            const struct inotify_event *ev = (const struct inotify_event *)(buf + off);
+            gwt_event(k, ev);
+            off += (ssize_t)(sizeof(*ev) + ev->len);
+        }
+    }
+    return NULL;
+}
+
+static void gwt_kernel_start(gwt_kernel *k)
+{
+    static const uint8_t seed[32] = "net_gateway_test fake TDX key..";
+    static const uint8_t m[32] = "net_gateway_test fake TD image..";
+    memset(k, 0, sizeof(*k));
+    tl_tempdir(k->root);
+    snprintf(k->stage, sizeof(k->stage), "%s.stage", k->root);
+    assert_int_equal(mkdir(k->stage, 0700), 0);
+    assert_int_equal(httpa_sim_attester_init(&k->sim, seed, m, 1, false), HTTPA_OK);
+    k->ifd = inotify_init1(IN_CLOEXEC);
+    assert_true(k->ifd >= 0);
+    assert_true(inotify_add_watch(k->ifd, k->root, IN_CREATE) > 0);
+    k->cpu = tl_current_cpu();
+    assert_int_equal(pthread_create(&k->tid, NULL, gwt_kernel_main, k), 0);
+}
+
+static void gwt_kernel_stop(gwt_kernel *k)
+{
+    atomic_store(&k->stop, true);
+    pthread_join(k->tid, NULL);
+    close(k->ifd);
+    httpa_sim_attester_clear(&k->sim);
+    tl_rmtree(k->root);
+    tl_rmtree(k->stage);
+}
+
+/* Start the gateway from a thread that is SCHED_IDLE on the kernel's CPU:
+ * the child inherits both. */
+typedef struct gwt_spawn {
+    fixture *f;
+    const char *const *extra;
+    int cpu;
+    int rc;
+} gwt_spawn;
+
+static void *gwt_spawn_main(void *arg)
+{
+    gwt_spawn *s = arg;
+    s->rc = tl_pin_cpu(s->cpu) == 0 && tl_sched_idle() == 0
+                ? e2e_gw_start(&s->f->gw, s->f->upstream_url, s->extra)
+                : -1;
+    return NULL;
+}
+
+static void test_tee_tsm_fake_tree(void **state)
+{
+    fixture *f = fixture_of(state, 1000, false);
+    gwt_kernel *k = calloc(1, sizeof(*k));
+    assert_non_null(k);
+    gwt_kernel_start(k);
+    /* -t: the interface is there */
+    const char *check[] = {"-t", "--tee", "tsm", "--tsm-root", k->root, "--upstream",
+                           f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(check), 0);
+    if (getenv("HTTPA_TEST_FAKE_TSM_RUN") == NULL) {
+        gwt_kernel_stop(k);
+        free(k);
+        skip(); /* see the fake kernel above */
+    }
+    const char *extra[] = {"--tee", "tsm", "--tsm-root", k->root, NULL};
+    gwt_spawn sp = {f, extra, k->cpu, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, gwt_spawn_main, &sp), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(sp.rc, 0);
+    e2e_client_init(&f->cli, &f->gw, CURL_HTTP_VERSION_1_1);
+    assert_true(atomic_load(&k->reports) >= 1); /* the attested key's evidence */
+
+    tl_wrapped_verifier v;
+    httpa_buf quotes, raw;
+    httpa_buf_init(&quotes, 1 << 20);
+    httpa_buf_init(&raw, 1 << 20);
+    tl_wrapped_verifier_init(&v, "tdx", TL_SHAPE_TDX_V4, k->sim.pub);
+    assert_int_equal(gwt_handshake(&f->cli, &v.base, &quotes), HTTPA_OK);
+    assert_true(v.calls >= 1);
+    assert_non_null(strstr((const char *)quotes.base, "(tdx :"));
+    assert_true(gwt_entry(&quotes, "raw", &raw));
+
+    /* a TrT on the new base reaches the upstream */
+    httpa_msg req;
+    e2e_resp out;
+    httpa_msg_init_request(&req);
+    e2e_resp_init(&out);
+    assert_int_equal(httpa_msg_set_request_line(&req, "GET", 3, "/tsm", 4), HTTPA_OK);
+    httpa_seal_opts o = {.has_body = false};
+    assert_int_equal(e2e_protected(&f->cli, &req, HTTPA_SPAN(NULL, 0), &o, NULL, NULL, &out),
+                     HTTPA_OK);
+    assert_int_equal(out.status, 200);
+    httpa_msg_free(&req);
+    e2e_resp_free(&out);
+    httpa_buf_free(&quotes);
+    httpa_buf_free(&raw);
+    /* no report entry is left behind */
+    assert_int_equal(e2e_gw_stop(&f->gw), 0);
+    DIR *d = opendir(k->root);
+    assert_non_null(d);
+    struct dirent *de;
+    size_t left = 0;
+    while ((de = readdir(d)) != NULL)
+        left += de->d_name[0] != '.';
+    closedir(d);
+    assert_int_equal(left, 0);
+    gwt_kernel_stop(k);
+    free(k);
+}
+
+static void test_tee_auto_refuses_without_tee(void **state)
+{
+    fixture *f = *state;
+    char dir[256], none[300], tsm[300], gra[300], quote[320];
+    tl_tempdir(dir);
+    snprintf(none, sizeof(none), "%s/none", dir);
+    snprintf(tsm, sizeof(tsm), "%s/tsm", dir);
+    snprintf(gra, sizeof(gra), "%s/gramine", dir);
+    const char *t_auto[] = {"-t", "--tee", "auto", "--tsm-root", none, "--gramine-root", none,
+                            "--upstream", f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(t_auto), 2);
+    const char *run_auto[] = {"--tee", "auto", "--tsm-root", none, "--gramine-root", none,
+                              "--upstream", f->upstream_url, "--listen", "127.0.0.1:0",
+                              "--access-log", "off", NULL};
+    assert_int_equal(e2e_gw_run(run_auto), 1); /* never falls back to sim */
+    const char *t_tsm[] = {"-t", "--tee", "tsm", "--tsm-root", none, "--upstream",
+                           f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(t_tsm), 2);
+    /* auto: tsm first, then gramine */
+    assert_int_equal(mkdir(gra, 0700), 0);
+    snprintf(quote, sizeof(quote), "%s/quote", gra);
+    tl_write_text(gra, "quote", "");
+    const char *t_gra[] = {"-t", "--tee", "auto", "--tsm-root", none, "--gramine-root", gra,
+                           "--upstream", f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(t_gra), 0);
+    assert_int_equal(mkdir(tsm, 0700), 0);
+    const char *t_tsm_ok[] = {"-t", "--tee", "auto", "--tsm-root", tsm, "--gramine-root", gra,
+                              "--upstream", f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(t_tsm_ok), 0);
+    const char *bad[] = {"-t", "--tee", "sgx", "--upstream", f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(bad), 2);
+    const char *cacert_alone[] = {"-t", "--tee", "sim", "--ta-cacert", quote, "--upstream",
+                                  f->upstream_url, NULL};
+    assert_int_equal(e2e_gw_run(cacert_alone), 2);
+    tl_rmtree(dir);
+}
+
+/* ---- stapling: httpa-ta as a child process ---- */
+
+typedef struct gwt_ta {
+    pid_t pid;
+    char dir[64];
+    char url[64];
+} gwt_ta;
+
+static const char *gwt_ta_binary(void)
+{
+    static char path[PATH_MAX];
+    const char *env = getenv("HTTPA_TA_BIN");
+    if (env != NULL && *env != '\0')
+        return env;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(path, sizeof(path), "%s/../programs/httpa-ta", dirname(self));
+    return path;
+}
+
+static void gwt_ta_start(gwt_ta *t, const char *sim_key_hex)
+{
+    char pol[96], portf[96], logf[96];
+    int port = 0;
+    memset(t, 0, sizeof(*t));
+    snprintf(t->dir, sizeof(t->dir), "/tmp/httpa-gw-ta-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(pol, sizeof(pol), "%s/policy.json", t->dir);
+    snprintf(portf, sizeof(portf), "%s/port", t->dir);
+    snprintf(logf, sizeof(logf), "%s/log", t->dir);
+    tl_write_text(t->dir, "policy.json", "{\"version\":1,\"sim\":{},\"allow_simulated\":true}");
+    const char *argv[] = {gwt_ta_binary(), "--policy", pol, "--listen", "127.0.0.1:0",
+                          "--port-file", portf, "--allow-sim", "--sim-key", sim_key_hex, NULL};
+    t->pid = fork();
+    assert_true(t->pid >= 0);
+    if (t->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test must not leave it behind */
+        int fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && port == 0; i++) {
+        FILE *pf = fopen(portf, "r");
+        if (pf != NULL) {
+            if (fscanf(pf, "%d", &port) != 1)
+                port = 0;
+            fclose(pf);
+        }
+        if (port == 0)
+            sleep_for_ms(10);
+    }
+    assert_true(port > 0);
+    snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%d", port);
+}
+
+static void gwt_ta_stop(gwt_ta *t)
+{
+    int st = 0;
+    if (t->pid <= 0)
+        return;
+    kill(t->pid, SIGTERM);
+    for (int i = 0; i < 300 && waitpid(t->pid, &st, WNOHANG) == 0; i++)
+        sleep_for_ms(10);
+    if (waitpid(t->pid, &st, WNOHANG) == 0) {
+        kill(t->pid, SIGKILL);
+        waitpid(t->pid, &st, 0);
+    }
+    t->pid = 0;
+    tl_rmtree(t->dir);
+}
+
+static size_t gwt_collect(char *p, size_t size, size_t n, void *arg)
+{
+    httpa_buf *b = arg;
+    return httpa_buf_append(b, (const uint8_t *)p, size * n) == HTTPA_OK ? size * n : 0;
+}
+
+/* The TA's verification keys, from its JWKS. */
+static void gwt_ta_keys(const gwt_ta *t, httpa_eat_keyset *ks)
+{
+    char url[96], err[256];
+    httpa_buf body;
+    long status = 0;
+    httpa_buf_init(&body, 1 << 20);
+    snprintf(url, sizeof(url), "%s/v1/jwks", t->url);
+    CURL *h = curl_easy_init();
+    assert_non_null(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, gwt_collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    assert_int_equal(status, 200);
+    httpa_eat_keyset_init(ks);
+    assert_int_equal(httpa_eat_keyset_parse_jwks(ks, (const char *)body.base, body.len, err,
+                                                 sizeof(err)),
+                     HTTPA_OK);
+    httpa_buf_free(&body);
+}
+
+static bool gwt_log_has(const e2e_gw *g, const char *text)
+{
+    char path[128], line[2048];
+    bool found = false;
+    snprintf(path, sizeof(path), "%s/access.log", g->dir);
+    FILE *lf = fopen(path, "r");
+    while (lf != NULL && !found && fgets(line, sizeof(line), lf) != NULL)
+        found = strstr(line, text) != NULL;
+    if (lf != NULL)
+        fclose(lf);
+    return found;
+}
+
+static void test_stapled_ta_token(void **state)
+{
+    fixture *f = fixture_of(state, 1000, false);
+    uint8_t pub[32];
+    char hex[65];
+    gwt_ta ta;
+    sim_pub(pub); /* the gateway's simulated attestation key (harness) */
+    gwt_hex(pub, 32, hex);
+    gwt_ta_start(&ta, hex);
+    const char *extra[] = {"--ta", ta.url, NULL};
+    start_gw(f, extra, CURL_HTTP_VERSION_1_1);
+
+    httpa_buf quotes, raw, token;
+    httpa_buf_init(&quotes, 1 << 20);
+    httpa_buf_init(&raw, 1 << 20);
+    httpa_buf_init(&token, 1 << 20);
+    assert_int_equal(gwt_handshake(&f->cli, &f->cli.verifier.base, &quotes), HTTPA_OK);
+    assert_true(gwt_entry(&quotes, "raw", &raw));
+    assert_true(gwt_entry(&quotes, "eat", &token));
+    assert_true(gwt_log_has(&f->gw, "Trusted Authority token stapled"));
+
+    /* the stapled token verifies with the TA's key, is about the raw entry
+     * and binds its report_data (the attested key) */
+    httpa_eat_keyset ks;
+    httpa_eat_claims claims;
+    httpa_eat_diag diag;
+    httpa_sim_evidence se;
+    gwt_ta_keys(&ta, &ks);
+    assert_int_equal(httpa_eat_verify_token(&ks, "sim", httpa_buf_span(&token), (int64_t)time(NULL),
+                                            &claims, &diag),
+                     HTTPA_OK);
+    assert_int_equal(httpa_eat_check_evidence(&claims, httpa_buf_span(&raw)), HTTPA_OK);
+    assert_int_equal(httpa_sim_evidence_parse(httpa_buf_span(&raw), &se), HTTPA_OK);
+    assert_memory_equal(claims.report_data, se.report_data, HTTPA_REPORT_DATA_LEN);
+    httpa_buf_free(&quotes);
+    httpa_buf_free(&raw);
+    httpa_buf_free(&token);
+    gwt_ta_stop(&ta);
+}
+
+static void test_stapling_ta_down(void **state)
+{
+    fixture *f = fixture_of(state, 1000, false);
+    gwt_ta ta;
+    char url[64];
+    uint8_t pub[32];
+    char hex[65];
+    sim_pub(pub);
+    gwt_hex(pub, 32, hex);
+    gwt_ta_start(&ta, hex); /* started and stopped: its port is now closed */
+    snprintf(url, sizeof(url), "%s", ta.url);
+    gwt_ta_stop(&ta);
+    const char *extra[] = {"--ta", url, NULL};
+    start_gw(f, extra, CURL_HTTP_VERSION_1_1);
+
+    httpa_buf quotes, raw, token;
+    httpa_buf_init(&quotes, 1 << 20);
+    httpa_buf_init(&raw, 1 << 20);
+    httpa_buf_init(&token, 1 << 20);
+    assert_int_equal(gwt_handshake(&f->cli, &f->cli.verifier.base, &quotes), HTTPA_OK);
+    assert_true(gwt_entry(&quotes, "raw", &raw));
+    assert_false(gwt_entry(&quotes, "eat", &token));
+    assert_true(gwt_log_has(&f->gw, "Trusted Authority token not obtained"));
+    httpa_buf_free(&quotes);
+    httpa_buf_free(&raw);
+    httpa_buf_free(&token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,6 +1376,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upstream_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_finishes_inflight, setup, teardown),
         cmocka_unit_test(test_config_check),
+        cmocka_unit_test_setup_teardown(test_tee_tsm_fake_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tee_auto_refuses_without_tee, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stapled_ta_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stapling_ta_down, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

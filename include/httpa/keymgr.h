@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "httpa/attest.h"
+#include "httpa/buf.h"
 #include "httpa/crypto.h"
 #include "httpa/err.h"
 #include "httpa/server.h"
@@ -40,7 +41,18 @@ typedef struct httpa_keymgr_event {
     uint64_t generation;  /* keys installed so far */
     int64_t not_after;    /* of the new key */
     const char *tee;      /* the attester's token */
+    bool stapled;         /* the new key carries a stapled token (config.staple) */
 } httpa_keymgr_event;
+
+/* Optional stapling (profile 7.7, passport model): called on the manager's
+ * thread with a new key's raw evidence and its report_data. Append a token
+ * (a TA's EAT) to `token` and return HTTPA_OK to install the key with two
+ * entries, {tee, "raw", raw} then {tee, "eat", token}; any error installs
+ * the key with the raw entry alone and brings the next key forward to
+ * retry_interval (the callback logs why). */
+typedef httpa_err (*httpa_keymgr_staple_fn)(void *arg, const char *tee, httpa_span raw,
+                                            const uint8_t report_data[HTTPA_REPORT_DATA_LEN],
+                                            httpa_buf *token);
 
 typedef struct httpa_keymgr_config {
     httpa_server *server;       /* required; must outlive the manager */
@@ -57,6 +69,8 @@ typedef struct httpa_keymgr_config {
     unsigned poll_ms;           /* how often the clock is re-read; 0: 1000 */
     void (*on_event)(void *arg, const httpa_keymgr_event *ev); /* optional, on the thread */
     void *event_arg;
+    httpa_keymgr_staple_fn staple; /* optional: see httpa_keymgr_staple_fn */
+    void *staple_arg;
 } httpa_keymgr_config;
 
 typedef struct httpa_keymgr httpa_keymgr;

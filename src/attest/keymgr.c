@@ -29,6 +29,8 @@ typedef struct attempt {
     uint8_t pub[HTTPA_SIG_MAX_PUB];
     size_t pub_len;
     int64_t not_after;
+    bool stapled;
+    bool staple_failed; /* a staple callback was set and did not staple */
 } attempt;
 
 static int64_t system_clock(void *arg)
@@ -42,10 +44,30 @@ static int64_t now_of(const httpa_keymgr *m)
     return m->cfg.clock(m->cfg.clock_arg);
 }
 
+/* The raw entry, and the stapled token after it when the callback made one. */
+static httpa_err install(const httpa_keymgr_config *c, httpa_sign_key *key, httpa_span ev,
+                         const uint8_t rd[HTTPA_REPORT_DATA_LEN], attempt *a)
+{
+    httpa_span pub = HTTPA_SPAN(a->pub, a->pub_len);
+    httpa_key_evidence kev[2] = {{c->attester->tee, "raw", ev}, {c->attester->tee, "eat", {0}}};
+    httpa_buf token;
+    httpa_buf_init(&token, EVIDENCE_MAX);
+    if (c->staple != NULL) {
+        httpa_err se = c->staple(c->staple_arg, c->attester->tee, ev, rd, &token);
+        a->stapled = se == HTTPA_OK && token.len != 0;
+        a->staple_failed = !a->stapled;
+        kev[1].evidence = httpa_buf_span(&token);
+    }
+    httpa_err e = httpa_server_add_key(c->server, c->alg, key, pub, a->not_after, kev,
+                                       a->stapled ? 2 : 1);
+    httpa_buf_free(&token);
+    return e;
+}
+
 /* Evidence over the key's report_data, installed with the key (the server
  * owns `key` from httpa_server_add_key on, whatever it returns). */
 static httpa_err attest_and_install(const httpa_keymgr_config *c, httpa_sign_key *key,
-                                    const attempt *a)
+                                    attempt *a)
 {
     uint8_t rd[HTTPA_REPORT_DATA_LEN];
     httpa_span pub = HTTPA_SPAN(a->pub, a->pub_len);
@@ -59,8 +81,7 @@ static httpa_err attest_and_install(const httpa_keymgr_config *c, httpa_sign_key
     if (e != HTTPA_OK) {
         httpa_sign_key_free(key);
     } else {
-        const httpa_key_evidence kev = {c->attester->tee, "raw", httpa_buf_span(&ev)};
-        e = httpa_server_add_key(c->server, c->alg, key, pub, a->not_after, &kev, 1);
+        e = install(c, key, httpa_buf_span(&ev), rd, a);
     }
     httpa_buf_free(&ev);
     return e;
@@ -94,7 +115,9 @@ static void apply(httpa_keymgr *m, const attempt *a, int64_t now)
     s->current.not_after = a->not_after;
     s->generation++;
     s->failures = 0;
-    s->next_attempt = now + m->cfg.rotate_interval;
+    s->next_attempt = now + (a->staple_failed && m->cfg.retry_interval < m->cfg.rotate_interval
+                                 ? m->cfg.retry_interval
+                                 : m->cfg.rotate_interval);
 }
 
 static void deadline_in(struct timespec *ts, unsigned ms)
@@ -116,7 +139,8 @@ static void rotate(httpa_keymgr *m, int64_t now)
     make_key(&m->cfg, now, &a);
     pthread_mutex_lock(&m->mu);
     apply(m, &a, now);
-    httpa_keymgr_event ev = {a.err, m->st.generation, a.not_after, m->cfg.attester->tee};
+    httpa_keymgr_event ev = {a.err, m->st.generation, a.not_after, m->cfg.attester->tee,
+                             a.stapled};
     pthread_cond_broadcast(&m->changed);
     if (m->cfg.on_event != NULL) {
         pthread_mutex_unlock(&m->mu);

@@ -14,6 +14,7 @@
 #define UP_MAX_HEADERS 100
 #define UP_MAX_HEAD 65536          /* response header section */
 #define UP_IDLE_TIMEOUT_MS 2000    /* below common upstream keep-alive timeouts */
+#define UP_RCVBUF (256 * 1024)     /* kernel receive buffer: bounds one read */
 
 enum up_mode { UP_NONE, UP_LENGTH, UP_CHUNKED, UP_CLOSE };
 
@@ -468,6 +469,11 @@ static void on_connect(h2o_socket_t *sock, const char *err)
         fail(r, "cannot connect to the upstream");
         return;
     }
+    /* h2o reads until the kernel buffer is empty; with autotuning that is
+     * several MiB per read, all sealed and queued at once past HX_OUT_HIGH.
+     * A fixed receive buffer keeps each read, and the response memory, small. */
+    int rcvbuf = UP_RCVBUF;
+    (void)setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     do_send(r);
 }
 

@@ -15,7 +15,7 @@
 set -eu
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$HERE/build/release}
+BUILD=$(cd "${1:-$HERE/build/release}" && pwd) # absolute: the demo runs in a temp dir
 NGINX=${NGINX:-/usr/sbin/nginx}
 GATEWAY=$BUILD/programs/httpa-gateway
 HTTPA=$BUILD/programs/httpa

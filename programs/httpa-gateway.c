@@ -35,9 +35,11 @@
 #include <openssl/ssl.h>
 
 #include "httpa/curl.h"
+#include "httpa/dcap.h"
 #include "httpa/eat.h"
 #include "httpa/h2o.h"
 #include "httpa/keymgr.h"
+#include "httpa/policy.h"
 #include "httpa/server.h"
 #include "httpa/sim.h"
 #include "httpa/tee.h"
@@ -79,6 +81,11 @@ typedef struct gw_opts {
     uint64_t expires;
     uint64_t key_lifetime;
     uint64_t record_size;
+    const char *route_tag;
+    const char *client_sim_key;
+    const char *client_policy;
+    const char *client_collateral;
+    bool require_client_attestation;
     const char *config;
     bool test;
 } gw_opts;
@@ -126,6 +133,11 @@ static const opt_def opt_defs[] = {
     O_U64("expires", expires, 1, 604800),
     O_U64("key-lifetime", key_lifetime, 900, 604800),
     O_U64("record-size", record_size, 1024, 65536),
+    O_STR("route-tag", route_tag),
+    O_STR("client-sim-key", client_sim_key),
+    O_STR("client-policy", client_policy),
+    O_STR("client-collateral", client_collateral),
+    O_BOOL("require-client-attestation", require_client_attestation),
     O_STR("config", config),
     O_BOOL("test", test),
 };
@@ -302,6 +314,15 @@ struct gateway {
     httpa_server *srv;
     httpa_keymgr *keymgr;
     httpa_ta_client_config ta; /* passport model: --ta */
+    /* mutual mode (--client-*): the client's evidence */
+    httpa_verifier client_verifier; /* tries each of client_chain */
+    httpa_verifier *client_chain[2];
+    size_t nclient_chain;
+    httpa_sim_verifier client_sim;
+    httpa_policy *client_policy;
+    httpa_dcap_trust *client_trust;
+    httpa_dcap_collateral *client_col;
+    httpa_dcap_verifier client_dcap;
     bool curl_ready;
     h2o_globalconf_t globalconf;
     bool has_globalconf;
@@ -614,6 +635,132 @@ static int register_handler(gateway *g)
     return 0;
 }
 
+/* ---- mutual mode: the client's evidence (--client-*) ---- */
+
+static const char CLIENT_SIM_WARNING[] =
+    "\n"
+    "  ##################################################################\n"
+    "  #  WARNING: SIMULATED CLIENT TEEs ACCEPTED (--client-sim-key)    #\n"
+    "  #  Client evidence signed by this SOFTWARE key is accepted as    #\n"
+    "  #  attestation. It proves NOTHING about the client's hardware.   #\n"
+    "  #  Never use --client-sim-key in production.                     #\n"
+    "  ##################################################################\n\n";
+
+/* --client-sim-key HEX|@FILE: 64 hex digits, or a file with them (a final
+ * newline allowed) or with the 32 octets. */
+static bool read_sim_key(const char *arg, uint8_t key[32])
+{
+    if (arg[0] != '@')
+        return parse_hex32(arg, key);
+    char buf[80] = {0};
+    FILE *f = fopen(arg + 1, "rb");
+    size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f != NULL)
+        fclose(f);
+    if (n == 32) {
+        memcpy(key, buf, 32);
+        return true;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    return n == 64 && parse_hex32(buf, key);
+}
+
+/* The first verifier that knows the evidence decides; UNSUPPORTED makes the
+ * engine skip the entry (and fail closed when none verifies). */
+static httpa_err client_appraise(httpa_verifier *self, const char *tee, const char *format,
+                                 httpa_span ev, int64_t now, httpa_appraisal *out)
+{
+    gateway *g = (gateway *)((char *)self - offsetof(gateway, client_verifier));
+    for (size_t i = 0; i < g->nclient_chain; i++) {
+        httpa_err e = g->client_chain[i]->appraise(g->client_chain[i], tee, format, ev, now, out);
+        if (e != HTTPA_ERR_UNSUPPORTED)
+            return e;
+    }
+    return HTTPA_ERR_UNSUPPORTED;
+}
+
+static int client_sim_setup(gateway *g)
+{
+    uint8_t key[32] = {0};
+    if (g->o.client_sim_key == NULL)
+        return 0;
+    if (!read_sim_key(g->o.client_sim_key, key)) {
+        fprintf(stderr, "httpa-gateway: --client-sim-key takes 64 hex digits or @FILE\n");
+        return EXIT_USAGE;
+    }
+    httpa_sim_verifier_init(&g->client_sim, key);
+    g->client_chain[g->nclient_chain++] = &g->client_sim.base;
+    fputs(CLIENT_SIM_WARNING, stderr);
+    log_event(g, "warning", "SIMULATED CLIENT TEEs ACCEPTED (--client-sim-key): client "
+                            "evidence proves nothing about hardware; never use it in production");
+    return 0;
+}
+
+/* --client-collateral FILE (and --client-policy FILE): DCAP for sgx/tdx. */
+static int client_dcap_setup(gateway *g)
+{
+    const gw_opts *o = &g->o;
+    char msg[256] = "";
+    httpa_dcap_diag d = {0};
+    if (o->client_collateral == NULL)
+        return 0;
+    httpa_err e = o->client_policy != NULL
+                      ? httpa_policy_load(o->client_policy, &g->client_policy, msg, sizeof(msg))
+                      : httpa_policy_new_default(false, &g->client_policy);
+    if (e != HTTPA_OK) {
+        fprintf(stderr, "httpa-gateway: --client-policy %s: %s\n",
+                o->client_policy ? o->client_policy : "(default)",
+                msg[0] ? msg : httpa_strerror(e));
+        return EXIT_USAGE;
+    }
+    if (httpa_dcap_trust_new_intel(&g->client_trust) != HTTPA_OK) {
+        fprintf(stderr, "httpa-gateway: cannot load the Intel SGX Root CA\n");
+        return EXIT_RUNTIME;
+    }
+    if (httpa_dcap_collateral_load(o->client_collateral, &g->client_col, &d) != HTTPA_OK) {
+        fprintf(stderr, "httpa-gateway: --client-collateral %s: %s\n", o->client_collateral,
+                d.detail[0] ? d.detail : httpa_dcap_reason_text(d.reason));
+        return EXIT_USAGE;
+    }
+    httpa_dcap_verifier_init(&g->client_dcap, g->client_trust,
+                             (const httpa_dcap_collateral *const *)&g->client_col, 1,
+                             g->client_policy);
+    g->client_chain[g->nclient_chain++] = &g->client_dcap.base;
+    return 0;
+}
+
+static int client_setup(gateway *g)
+{
+    int rc = client_sim_setup(g);
+    if (rc == 0)
+        rc = client_dcap_setup(g);
+    g->client_verifier.appraise = client_appraise;
+    if (rc == 0 && g->nclient_chain != 0)
+        log_event(g, "info", g->o.require_client_attestation
+                                 ? "mutual mode: client attestation required"
+                                 : "mutual mode: client evidence verified when offered");
+    return rc;
+}
+
+/* --route-tag HEX2: the first octet of every Base-ID (profile 15.4). */
+static bool parse_route_tag(const char *s, uint8_t *tag)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 2; i++) {
+        char ch = s[i];
+        int d = ch >= '0' && ch <= '9' ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return false;
+        v = v * 16 + (unsigned)d;
+    }
+    *tag = (uint8_t)v;
+    return s[2] == '\0';
+}
+
 static int server_setup(gateway *g)
 {
     httpa_limits lim = httpa_limits_default();
@@ -627,6 +774,12 @@ static int server_setup(gateway *g)
         .attester = g->attester, /* fresh mode: the TEE quotes each handshake */
         .expires = (uint32_t)g->o.expires,
     };
+    sc.use_route_tag = g->o.route_tag != NULL && parse_route_tag(g->o.route_tag, &sc.route_tag);
+    int rc = client_setup(g);
+    if (rc != 0)
+        return rc;
+    sc.client_verifier = g->nclient_chain != 0 ? &g->client_verifier : NULL;
+    sc.require_client_attestation = g->o.require_client_attestation;
     httpa_err e = httpa_server_new(&sc, &g->srv);
     if (e != HTTPA_OK) {
         fail_err("HTTPA server", e);
@@ -636,6 +789,28 @@ static int server_setup(gateway *g)
 }
 
 /* ---- validation (also what -t checks) ---- */
+
+static int validate_client(const gw_opts *o)
+{
+    uint8_t key[32] = {0};
+    bool sim_ok = o->client_sim_key == NULL || read_sim_key(o->client_sim_key, key);
+    httpa_wipe(key, sizeof(key));
+    if (!sim_ok) {
+        fprintf(stderr, "httpa-gateway: --client-sim-key takes 64 hex digits or @FILE\n");
+        return EXIT_USAGE;
+    }
+    if (o->client_policy != NULL && o->client_collateral == NULL) {
+        fprintf(stderr, "httpa-gateway: --client-policy needs --client-collateral\n");
+        return EXIT_USAGE;
+    }
+    if (o->require_client_attestation && o->client_sim_key == NULL &&
+        o->client_collateral == NULL) {
+        fprintf(stderr, "httpa-gateway: --require-client-attestation needs --client-sim-key "
+                        "or --client-collateral\n");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
 
 static int validate(gateway *g)
 {
@@ -677,7 +852,12 @@ static int validate(gateway *g)
         return EXIT_USAGE;
     }
     httpa_wipe(seed, sizeof(seed));
-    return 0;
+    uint8_t tag = 0;
+    if (o->route_tag != NULL && !parse_route_tag(o->route_tag, &tag)) {
+        fprintf(stderr, "httpa-gateway: --route-tag takes 2 hexadecimal digits\n");
+        return EXIT_USAGE;
+    }
+    return validate_client(o);
 }
 
 /* ---- listening ---- */
@@ -938,6 +1118,9 @@ static void cleanup(gateway *g)
         h2o_config_dispose(&g->globalconf); /* the workers are gone */
     httpa_keymgr_stop(g->keymgr); /* before the server it installs keys in */
     httpa_server_free(g->srv);
+    httpa_dcap_collateral_free(g->client_col);
+    httpa_dcap_trust_free(g->client_trust);
+    httpa_policy_free(g->client_policy);
     httpa_tee_close(g->tee);
     if (g->curl_ready)
         curl_global_cleanup();
@@ -1063,6 +1246,16 @@ static void usage(FILE *f)
 "    --upstream-timeout S    upstream connect and I/O timeout (default 30)\n"
 "    --shutdown-timeout S    how long SIGTERM waits for requests (default 30)\n"
 "    --expires S             Attest-Expires of new bases (default 3600)\n"
+"    --route-tag HEX2        first octet of every Base-ID (profile 15.4 routing)\n"
+"    --client-sim-key HEX|@FILE\n"
+"                            mutual mode: accept client sim evidence signed by\n"
+"                            this key (development only; a warning is printed)\n"
+"    --client-collateral FILE  mutual mode: DCAP collateral for client sgx/tdx\n"
+"    --client-policy FILE    appraisal policy for client sgx/tdx evidence\n"
+"    --require-client-attestation\n"
+"                            refuse handshakes without verified client evidence\n"
+"                            (403 policy_violation); the upstream sees\n"
+"                            X-Httpa-Client-Attested: sim|sgx|tdx\n"
 "    --key-lifetime S        attested handshake key lifetime (default 86400;\n"
 "                            rotated at half of it, or every --ta-refresh\n"
 "                            seconds with --ta; the previous key kept)\n"

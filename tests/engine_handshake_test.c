@@ -9,6 +9,7 @@
 #include "fake_tee.h"
 #include "testlib.h"
 
+#include "engine/fields.h"
 #include "engine/session.h"
 #include "engine/store.h"
 #include "httpa/client.h"
@@ -1532,6 +1533,48 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* Route tags (profile 15.4): the Base-ID's first octet is the tag, and the
+ * ID is still a valid UUIDv4 the client accepts and the store finds. */
+static void test_route_tag_base_id(void **state)
+{
+    (void)state;
+    int64_t now = tl_int(fixed(), "now");
+    static const uint8_t tags[] = {0xa7, 0x00, 0xff};
+    for (size_t i = 0; i < sizeof(tags); i++) {
+        server_fx s;
+        client_fx c;
+        char want[3];
+        server_setup(&s, false);
+        s.cfg.route_tag = tags[i];
+        s.cfg.use_route_tag = true;
+        server_start(&s);
+        add_key(&s, HTTPA_ED25519, NULL, now + 86400, NULL, 0);
+        client_setup(&c, false);
+        client_start(&c, now);
+        httpa_msg resp;
+        httpa_buf body;
+        assert_int_equal(handshake(&s, &c.req, 0, now, &resp, &body), HTTPA_OK);
+        const char *v = field(&resp, "Attest-Base-ID"); /* an sf-string */
+        assert_non_null(v);
+        assert_int_equal(strlen(v), HTTPA_BASE_ID_LEN + 2);
+        char id[HTTPA_BASE_ID_LEN + 1];
+        memcpy(id, v + 1, HTTPA_BASE_ID_LEN);
+        id[HTTPA_BASE_ID_LEN] = '\0';
+        snprintf(want, sizeof(want), "%02x", tags[i]);
+        assert_memory_equal(id, want, 2);
+        assert_true(httpa_base_id_valid((const uint8_t *)id, strlen(id)));
+        httpa_client_base *b = NULL;
+        assert_int_equal(finish(&c, &resp, now, &b), HTTPA_OK);
+        assert_string_equal(httpa_client_base_id(b), id);
+        httpa_store_put(s.s->store, server_base(&s, id, now));
+        httpa_client_base_release(b);
+        httpa_msg_free(&resp);
+        httpa_buf_free(&body);
+        client_teardown(&c);
+        server_teardown(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1554,6 +1597,7 @@ int main(void)
         cmocka_unit_test(test_client_evidence_checks),
         cmocka_unit_test(test_client_response_checks),
         cmocka_unit_test(test_full_handshakes),
+        cmocka_unit_test(test_route_tag_base_id),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

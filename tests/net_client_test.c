@@ -806,6 +806,42 @@ static void test_cli_exit_codes_and_output_files(void **state)
     env_stop(&e);
 }
 
+/* An authenticated Attest-Error (binder verified) is a failure of the
+ * transaction: exit 5, or 4 for policy_violation; token and detail shown. */
+static void test_cli_authenticated_attest_error_exit_codes(void **state)
+{
+    (void)state;
+    env e;
+    cli_result res;
+    char key[65];
+    env_start(&e, 0);
+    sim_key_hex(&e, key);
+    mini_server_refuse(e.srv, 1, HTTPA_ERR_BAD_REQUEST);
+    run_cli(&res, "--allow-sim", "--sim-key", key, "-d", "x=1", url(&e, "/echo"), NULL);
+    assert_int_equal(res.code, HTTPA_CLI_EXIT_PROTOCOL);
+    assert_string_equal(res.out, "");
+    assert_non_null(strstr(res.err, "httpa: bad_request (protocol error, authenticated 400"));
+    assert_non_null(strstr(res.err, "request body"));
+
+    mini_server_refuse(e.srv, 1, HTTPA_ERR_POLICY_VIOLATION);
+    run_cli(&res, "--json", "--allow-sim", "--sim-key", key, url(&e, "/hello"), NULL);
+    assert_int_equal(res.code, HTTPA_CLI_EXIT_POLICY);
+    assert_non_null(strstr(res.err, "httpa: policy_violation (policy error, authenticated"));
+    json_error_t jerr;
+    json_t *j = json_loads(res.out, 0, &jerr);
+    assert_non_null(j);
+    assert_true(json_is_false(json_object_get(j, "ok")));
+    assert_true(json_is_true(json_object_get(j, "binder_verified")));
+    json_t *er = json_object_get(j, "error");
+    assert_string_equal(json_string_value(json_object_get(er, "token")), "policy_violation");
+    json_decref(j);
+
+    /* Without a fault the same request succeeds: the base is still good. */
+    run_cli(&res, "--allow-sim", "--sim-key", key, url(&e, "/hello"), NULL);
+    assert_int_equal(res.code, HTTPA_CLI_EXIT_OK);
+    env_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -826,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_cli_verbose_shows_names_never_sealed_values),
         cmocka_unit_test(test_cli_json_summary),
         cmocka_unit_test(test_cli_exit_codes_and_output_files),
+        cmocka_unit_test(test_cli_authenticated_attest_error_exit_codes),
     };
     /* The program, not the library, owns libcurl's global state. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

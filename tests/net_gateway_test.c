@@ -1348,6 +1348,69 @@ static void test_stapling_ta_down(void **state)
     httpa_buf_free(&token);
 }
 
+/* Mutual mode: an AtHS as the client TEE `att` (NULL: one-way), fresh. */
+static httpa_err gwt_mutual_handshake(e2e_client *c, httpa_attester *att, e2e_resp *resp)
+{
+    httpa_client_config cfg = {.verifier = &c->verifier.base, .allow_sim = true, .fresh = true,
+                               .attester = att};
+    httpa_client_hs *hs = NULL;
+    httpa_msg req;
+    int64_t now = (int64_t)time(NULL);
+    e2e_client_free(c);
+    httpa_msg_init_request(&req);
+    httpa_err e = httpa_client_hs_start(&cfg, now, &req, &hs);
+    if (e == HTTPA_OK && e2e_send(c, &req, HTTPA_SPAN(NULL, 0), resp) != 0)
+        e = HTTPA_ERR_NETWORK;
+    if (e == HTTPA_OK)
+        e = httpa_client_hs_finish(hs, &resp->msg, httpa_buf_span(&resp->body), now, &c->base);
+    httpa_client_hs_free(hs);
+    httpa_msg_free(&req);
+    return e;
+}
+
+/* --client-sim-key K --require-client-attestation: a client TEE with K's
+ * seed gets through and the upstream sees X-Httpa-Client-Attested: sim; a
+ * client without evidence gets 403 policy_violation. */
+static void test_mutual_client_attestation(void **state)
+{
+    fixture *f = fixture_of(state, 100, false);
+    uint8_t seed[32], meas[HTTPA_SIM_MEASUREMENT_LEN];
+    char key[65];
+    memset(seed, 0x5c, sizeof(seed));
+    memcpy(meas, "net_gateway_test client TEE v1..", sizeof(meas));
+    httpa_sim_attester tee;
+    assert_int_equal(httpa_sim_attester_init(&tee, seed, meas, 1, false), HTTPA_OK);
+    gwt_hex(tee.pub, 32, key);
+    const char *extra[] = {"--client-sim-key", key, "--require-client-attestation", NULL};
+    start_gw(f, extra, CURL_HTTP_VERSION_1_1);
+    assert_true(gwt_log_has(&f->gw, "SIMULATED CLIENT TEEs ACCEPTED"));
+
+    e2e_resp resp;
+    e2e_resp_init(&resp);
+    assert_int_equal(gwt_mutual_handshake(&f->cli, &tee.base, &resp), HTTPA_OK);
+    e2e_resp_free(&resp);
+    httpa_seal_opts none = {0};
+    assert_int_equal(simple_trt(f, &none, &resp), HTTPA_OK);
+    assert_int_equal(resp.status, 200);
+    e2e_resp_free(&resp);
+    e2e_upreq u = {0};
+    assert_int_equal(e2e_upstream_count(&f->up), 1);
+    assert_true(e2e_upstream_get(&f->up, 0, &u));
+    assert_true(e2e_head_has(u.head, "x-httpa-client-attested", "sim"));
+    free(u.head);
+    free(u.body);
+
+    /* without client evidence: refused at the handshake */
+    e2e_resp_init(&resp);
+    assert_int_equal(gwt_mutual_handshake(&f->cli, NULL, &resp), HTTPA_ERR_POLICY_VIOLATION);
+    assert_int_equal(resp.status, 403);
+    assert_string_equal(e2e_attest_error(&resp), "policy_violation");
+    assert_null(f->cli.base);
+    e2e_resp_free(&resp);
+    assert_int_equal(e2e_upstream_count(&f->up), 1);
+    httpa_sim_attester_clear(&tee);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1380,6 +1443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tee_auto_refuses_without_tee, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stapled_ta_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stapling_ta_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mutual_client_attestation, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -53,6 +53,11 @@ typedef struct httpa_server_config {
     httpa_err (*aths_secrets)(void *arg, const httpa_appraisal *client, const char *const **names,
                               const httpa_span **values, size_t *n);
     void *aths_secrets_arg;
+    /* Route tag (profile 15.4): with use_route_tag, the first octet of
+     * every Base-ID this instance issues is route_tag, so a balancer can
+     * route on the ID's first two hex digits. The ID stays a UUIDv4. */
+    uint8_t route_tag;
+    bool use_route_tag;
 } httpa_server_config;
 
 /* What kind of transaction a request is (profile 3.3). */
@@ -122,6 +127,13 @@ httpa_err httpa_server_txn_body(httpa_server_txn *t, httpa_span wire, bool fin,
                                 httpa_buf *plain) HTTPA_MUST_USE;
 
 /* AtSP: the provisioned secrets (names and values), valid until free. */
+/* Mutual mode: the appraisal of the client's evidence from the handshake
+ * of this transaction's Attest Base, or NULL when the client was not
+ * attested; and the tee token of that evidence ("sim", "sgx", "tdx", ...).
+ * Valid while the transaction lives. */
+const httpa_appraisal *httpa_server_txn_client(const httpa_server_txn *t);
+const char *httpa_server_txn_client_tee(const httpa_server_txn *t);
+
 size_t httpa_server_txn_secrets(const httpa_server_txn *t, const char *const **names,
                                 const httpa_span **values);
 

@@ -42,6 +42,7 @@ typedef struct aths {
     httpa_key_rec *key;              /* attested-key mode: one reference */
     bool client_attested;
     httpa_appraisal client_appraisal;
+    char client_tee[16];             /* its tee token ("sim", "sgx", ...) */
     /* the error, when a step fails */
     int status;
     const char *detail;
@@ -863,8 +864,11 @@ static httpa_err appraise_client(aths *a)
             continue;
         if (e != HTTPA_OK)
             return fail(a, HTTPA_ERR_BAD_QUOTE, "client evidence rejected");
-        if (verified++ == 0)
+        if (verified++ == 0) {
             a->client_appraisal = ap;
+            snprintf(a->client_tee, sizeof(a->client_tee), "%s",
+                     (const char *)q->members[i].inner[0].bare.bytes);
+        }
     }
     if (verified == 0)
         return fail(a, HTTPA_ERR_BAD_QUOTE, "no client evidence could be verified");
@@ -964,6 +968,8 @@ static httpa_err generate(aths *a)
         return fail(a, HTTPA_ERR_INTERNAL, "key generation failed");
     uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40); /* version 4 */
     uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80); /* variant 10 */
+    if (a->s->cfg.use_route_tag)
+        uuid[0] = a->s->cfg.route_tag; /* profile 15.4 */
     format_base_id(uuid, a->base_id);
     e = httpa_kex_derive(a->kex, a->client_share, a->shared);
     if (e == HTTPA_ERR_BAD_REQUEST)
@@ -1243,8 +1249,10 @@ static httpa_err make_base(aths *a, httpa_base **out)
     b->expires_at = a->now + (int64_t)a->s->cfg.expires;
     b->allow_untrusted = a->allow_untrusted;
     b->client_attested = a->client_attested;
-    if (a->client_attested)
+    if (a->client_attested) {
         b->client_appraisal = a->client_appraisal;
+        memcpy(b->client_tee, a->client_tee, sizeof(b->client_tee));
+    }
     *out = b;
     return HTTPA_OK;
 }

@@ -30,6 +30,7 @@ typedef struct httpa_base {
     bool allow_untrusted;
     bool client_attested;
     httpa_appraisal client_appraisal;
+    char client_tee[16];        /* the tee token of the appraised client evidence */
     size_t nsecrets;            /* provisioned by AtSP */
     char **secret_names;
     httpa_buf *secret_values;   /* sensitive */

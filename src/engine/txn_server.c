@@ -451,6 +451,16 @@ size_t httpa_server_txn_secrets(const httpa_server_txn *t, const char *const **n
     return t->secrets.n;
 }
 
+const httpa_appraisal *httpa_server_txn_client(const httpa_server_txn *t)
+{
+    return t != NULL && t->base->client_attested ? &t->base->client_appraisal : NULL;
+}
+
+const char *httpa_server_txn_client_tee(const httpa_server_txn *t)
+{
+    return t != NULL && t->base->client_attested ? t->base->client_tee : NULL;
+}
+
 /* ---- the response ---- */
 
 static bool response_bodyless(const httpa_server_txn *t, int status)

@@ -40,6 +40,8 @@ struct mini_server {
     size_t nretired;
     unsigned tamper;
     unsigned truncate;
+    unsigned refuse;
+    httpa_err refuse_err;
     mini_server_stats st;
     char secret_name[64];
     char secret_value[256];
@@ -441,6 +443,17 @@ static bool armed(mini_server *s, unsigned *counter)
     return on;
 }
 
+/* The error a test armed with mini_server_refuse, or HTTPA_OK. */
+static httpa_err refusal(mini_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    httpa_err e = s->refuse != 0 ? s->refuse_err : HTTPA_OK;
+    if (s->refuse != 0)
+        s->refuse--;
+    pthread_mutex_unlock(&s->lock);
+    return e;
+}
+
 static void tamper(mini_server *s, httpa_msg *resp)
 {
     bool flip = armed(s, &s->tamper);
@@ -527,7 +540,9 @@ static bool run_app(conn *c, httpa_server_txn *t, httpa_msg *req, body_rd *b)
     httpa_buf_init(&body, 1 << 20);
     route(&a, req);
     httpa_err e = read_body(t, b, &a);
-    if (e != HTTPA_OK) { /* authenticated bad_request, then close */
+    if (e == HTTPA_OK)
+        e = refusal(c->s);
+    if (e != HTTPA_OK) { /* authenticated error (bad_request), then close */
         httpa_msg_init_response(&resp, 400);
         if (httpa_server_txn_error(t, e, "request body", &resp, &body) == HTTPA_OK &&
             !send_buffered(c, &resp, &body))
@@ -789,6 +804,14 @@ void mini_server_forget(mini_server *s)
     }
     pthread_mutex_unlock(&s->lock);
     httpa_server_free(fresh);
+}
+
+void mini_server_refuse(mini_server *s, unsigned n, httpa_err err)
+{
+    pthread_mutex_lock(&s->lock);
+    s->refuse = n;
+    s->refuse_err = err;
+    pthread_mutex_unlock(&s->lock);
 }
 
 void mini_server_tamper(mini_server *s, unsigned n)

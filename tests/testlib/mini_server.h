@@ -62,6 +62,9 @@ const uint8_t *mini_server_sim_key(const mini_server *s);
 void mini_server_forget(mini_server *s);
 /* Flip one octet of Attest-Binder in the next `n` TrT responses. */
 void mini_server_tamper(mini_server *s, unsigned n);
+/* Answer the next `n` TrTs, after their body, with the authenticated error
+ * `err` (httpa_server_txn_error: Attest-Error, binder, problem+json). */
+void mini_server_refuse(mini_server *s, unsigned n, httpa_err err);
 /* Leave out the final record of the next `n` /download response bodies. */
 void mini_server_truncate(mini_server *s, unsigned n);
 

@@ -354,6 +354,7 @@ static void report(cli_run *r, const httpa_curl_resp *resp, int code)
                         "NOTHING about hardware.\n");
     if (resp->err == HTTPA_OK && code == HTTPA_CLI_EXIT_HTTP)
         fprintf(r->err, "httpa: the server answered %d (authenticated)\n", resp->status);
+    cli_report_attest_error(resp, &r->sink, r->err);
     if (resp->err == HTTPA_OK)
         return;
     const char *tok = httpa_err_token(resp->err);

@@ -53,6 +53,8 @@ typedef struct cli_sink {
     const char *path;
     bool spool;                         /* f is a spool file for `out` */
     bool failed;
+    char head[1024];                    /* the body's first octets (an error's problem) */
+    size_t head_len;
 } cli_sink;
 
 bool cli_sink_open(cli_sink *s, const cli_opts *o, FILE *out, FILE *err);
@@ -63,7 +65,12 @@ bool cli_sink_close(cli_sink *s, bool ok, bool to_out, FILE *err);
 /* The --json summary on `out`. */
 void cli_json(const cli_opts *o, const httpa_curl_resp *r, int code, cli_sink *s, FILE *out);
 
-/* The exit status for a finished request. */
+/* The exit status for a finished request. An authenticated response with
+ * Attest-Error is a failure: 4 for policy_violation, else 5. */
 int cli_exit_code(const cli_opts *o, const httpa_curl_resp *r);
+/* The error an authenticated response carries in Attest-Error, or HTTPA_OK. */
+httpa_err cli_attest_error(const httpa_curl_resp *r);
+/* Print an authenticated Attest-Error: token, status and the problem detail. */
+void cli_report_attest_error(const httpa_curl_resp *r, const cli_sink *s, FILE *err);
 
 #endif

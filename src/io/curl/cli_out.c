@@ -52,6 +52,12 @@ bool cli_sink_open(cli_sink *s, const cli_opts *o, FILE *out, FILE *err)
 httpa_err cli_sink_write(void *arg, const uint8_t *p, size_t n)
 {
     cli_sink *s = arg;
+    size_t room = sizeof(s->head) - 1 - s->head_len;
+    size_t k = n < room ? n : room;
+    if (k != 0)
+        memcpy(s->head + s->head_len, p, k);
+    s->head_len += k;
+    s->head[s->head_len] = '\0';
     if (fwrite(p, 1, n, s->f) != n) {
         s->failed = true;
         return HTTPA_ERR_IO;
@@ -97,8 +103,42 @@ bool cli_sink_close(cli_sink *s, bool ok, bool to_out, FILE *err)
 
 /* ---- the exit status ---- */
 
+httpa_err cli_attest_error(const httpa_curl_resp *r)
+{
+    if (r->err != HTTPA_OK || !r->binder_verified || r->attest_error == NULL)
+        return HTTPA_OK;
+    const char *t = r->attest_error;
+    httpa_err e = httpa_err_from_token(t, strcspn(t, " \t"));
+    return e == HTTPA_OK ? HTTPA_ERR_INTERNAL : e;
+}
+
+/* The problem+json "detail" of the body's head, or NULL. */
+static char *problem_detail(const cli_sink *s)
+{
+    json_t *j = json_loadb(s->head, s->head_len, 0, NULL);
+    const char *d = json_string_value(json_object_get(j, "detail"));
+    char *out = d != NULL ? strdup(d) : NULL;
+    json_decref(j);
+    return out;
+}
+
+void cli_report_attest_error(const httpa_curl_resp *r, const cli_sink *s, FILE *err)
+{
+    httpa_err e = cli_attest_error(r);
+    if (e == HTTPA_OK)
+        return;
+    char *detail = problem_detail(s);
+    fprintf(err, "httpa: %s (%s error, authenticated %d from the server's TEE)%s%s\n",
+            r->attest_error, httpa_curl_class_name(httpa_curl_err_class(e)), r->status,
+            detail ? ": " : "", detail ? detail : "");
+    free(detail);
+}
+
 int cli_exit_code(const cli_opts *o, const httpa_curl_resp *r)
 {
+    httpa_err ae = cli_attest_error(r);
+    if (ae != HTTPA_OK)
+        return ae == HTTPA_ERR_POLICY_VIOLATION ? HTTPA_CLI_EXIT_POLICY : HTTPA_CLI_EXIT_PROTOCOL;
     switch (r->cls) {
     case HTTPA_CURL_CLASS_NONE:
         return o->fail && r->status >= 400 ? HTTPA_CLI_EXIT_HTTP : HTTPA_CLI_EXIT_OK;
@@ -209,8 +249,23 @@ static json_t *request_json(const httpa_curl_resp *r)
     return o;
 }
 
+/* An authenticated Attest-Error as the error object. */
+static json_t *attest_error_json(const httpa_curl_resp *r, httpa_err e)
+{
+    json_t *o = json_object();
+    set(o, "code", json_string(httpa_err_name(e)));
+    set(o, "token", json_string(r->attest_error));
+    set(o, "class", json_string(httpa_curl_class_name(httpa_curl_err_class(e))));
+    set(o, "message", json_string("an authenticated error from the server's TEE"));
+    set(o, "authenticated", json_true());
+    return o;
+}
+
 static json_t *error_json(const httpa_curl_resp *r)
 {
+    httpa_err ae = cli_attest_error(r);
+    if (ae != HTTPA_OK)
+        return attest_error_json(r, ae);
     if (r->err == HTTPA_OK)
         return NULL;
     json_t *o = json_object();

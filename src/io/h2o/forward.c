@@ -7,7 +7,10 @@
  *   X-Httpa-Kind: trt | atsp | plain
  *   X-Httpa-Base-Id: <Attest-Base-ID>          (trt, atsp)
  *   X-Httpa-Sealed: <names of sealed fields>    (trt; only those are
- *                                                confidential and authenticated) */
+ *                                                confidential and authenticated)
+ *   X-Httpa-Client-Attested: sim | sgx | tdx    (trt, atsp; mutual mode: the
+ *                                                tee of the client's verified
+ *                                                evidence; absent when none) */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +94,16 @@ static const char *kind_name(hx_route r)
     return r == HX_ROUTE_TRT ? "trt" : r == HX_ROUTE_SECRETS ? "atsp" : "plain";
 }
 
+/* The TEE of the client's evidence, when its handshake attested it; only
+ * a plain token goes upstream. */
+static httpa_err add_client_attested(const httpa_h2o_exchange *x, httpa_buf *b)
+{
+    const char *tee = x->route != HX_ROUTE_PLAIN ? httpa_server_txn_client_tee(x->txn) : NULL;
+    if (tee == NULL || tee[0] == '\0' || tee[strspn(tee, "abcdefghijklmnopqrstuvwxyz0123456789-")])
+        return HTTPA_OK;
+    return add_str(b, "X-Httpa-Client-Attested", tee);
+}
+
 static httpa_err add_framing(httpa_h2o_exchange *x, httpa_buf *b, size_t body_len)
 {
     const httpa_msg *m = &x->msg;
@@ -104,6 +117,8 @@ static httpa_err add_framing(httpa_h2o_exchange *x, httpa_buf *b, size_t body_le
         e = add_str(b, "X-Httpa-Base-Id", x->base_id);
     if (e == HTTPA_OK)
         e = add_str(b, "X-Httpa-Kind", kind_name(x->route));
+    if (e == HTTPA_OK)
+        e = add_client_attested(x, b);
     return e == HTTPA_OK ? httpa_buf_append(b, "\r\n", 2) : e;
 }
 

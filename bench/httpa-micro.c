@@ -3,6 +3,8 @@
  *   httpa-micro aths N          server CPU per AtHS, attested-key mode (µs)
  *   httpa-micro trt SIZE N [RS] TrT seal+open of a SIZE-octet body (AEAD MB/s),
  *                               records of RS octets (default: the engine's)
+ *   httpa-micro server SIZE N   server CPU per TrT (µs): open, request body,
+ *                               respond and seal a SIZE-octet response body
  *
  * Each prints one number per line: the median of 5 runs of N iterations.
  * Only the measured side is timed (CLOCK_THREAD_CPUTIME_ID); building the
@@ -159,6 +161,83 @@ static double trt_once(bench *b, httpa_client_base *base, const uint8_t *body, s
     return t;
 }
 
+/* A request as a gateway receives it: Host, User-Agent, Authorization. */
+static void client_request(bench *b, httpa_client_base *base, const uint8_t *body, size_t size,
+                           httpa_msg *req, httpa_buf *wire)
+{
+    httpa_client_txn *ct;
+    httpa_seal_opts opts = {.has_body = true, .content_length = size};
+    httpa_msg_init_request(req);
+    check("line", httpa_msg_set_request_line(req, "POST", 4, "/small", 6));
+    check("host", httpa_msg_add_str(req, "host", "127.0.0.1:8443"));
+    check("ua", httpa_msg_add_str(req, "user-agent", "httpa-micro/1"));
+    check("auth", httpa_msg_add_str(req, "authorization", "Bearer 0123456789abcdef"));
+    check("ctype", httpa_msg_add_str(req, "content-type", "application/json"));
+    check("protect", httpa_client_protect(base, req, &opts, &ct));
+    check("seal", httpa_client_txn_seal(ct, HTTPA_SPAN(body, size), true, wire));
+    httpa_client_txn_free(ct);
+    (void)b;
+}
+
+/* One server transaction on a prepared request; returns CPU s. */
+static double server_once(bench *b, httpa_msg *req, const httpa_buf *wire, const uint8_t *body,
+                          size_t size, httpa_buf *plain, httpa_buf *out)
+{
+    httpa_msg resp, eresp;
+    httpa_buf ebody;
+    httpa_server_txn *st;
+    httpa_seal_opts opts = {.has_body = true, .content_length = size};
+    char clen[24];
+    snprintf(clen, sizeof(clen), "%zu", size);
+    httpa_msg_init_response(&eresp, 0);
+    httpa_buf_init(&ebody, 4096);
+    httpa_buf_reset(plain);
+    httpa_buf_reset(out);
+    double t0 = cpu_seconds();
+    check("open", httpa_server_open(b->server, req, b->now, &st, &eresp, &ebody));
+    check("body", httpa_server_txn_body(st, httpa_buf_span(wire), true, plain));
+    httpa_msg_init_response(&resp, 200);
+    check("ctype", httpa_msg_add_str(&resp, "content-type", "application/json"));
+    check("clen", httpa_msg_add_str(&resp, "content-length", clen));
+    check("respond", httpa_server_txn_respond(st, &resp, &opts));
+    check("seal", httpa_server_txn_seal(st, HTTPA_SPAN(body, size), true, out));
+    httpa_server_txn_free(st);
+    httpa_msg_free(&resp);
+    double t = cpu_seconds() - t0;
+    httpa_msg_free(&eresp);
+    httpa_buf_free(&ebody);
+    return t;
+}
+
+/* Server CPU per small TrT, µs; requests are built beforehand. */
+static double server_run(bench *b, httpa_client_base *base, size_t size, int n)
+{
+    enum { BATCH = 256 };
+    uint8_t *body = malloc(size);
+    httpa_msg req[BATCH];
+    httpa_buf wire[BATCH], plain, out;
+    memset(body, 'x', size);
+    httpa_buf_init(&plain, size);
+    httpa_buf_init(&out, size + 4096);
+    double t = 0;
+    for (int done = 0; done < n; done += BATCH) {
+        int k = n - done < BATCH ? n - done : BATCH;
+        for (int i = 0; i < k; i++) {
+            httpa_buf_init(&wire[i], size + 4096);
+            client_request(b, base, body, size, &req[i], &wire[i]);
+        }
+        for (int i = 0; i < k; i++) {
+            t += server_once(b, &req[i], &wire[i], body, size, &plain, &out);
+            httpa_msg_free(&req[i]);
+            httpa_buf_free(&wire[i]);
+        }
+    }
+    httpa_buf_free(&plain);
+    httpa_buf_free(&out);
+    free(body);
+    return t / n * 1e6;
+}
+
 /* AEAD throughput: octets sealed plus octets opened, per CPU second. */
 static double trt_run(bench *b, httpa_client_base *base, size_t size, uint32_t rs, int n)
 {
@@ -180,8 +259,9 @@ int main(int argc, char **argv)
 {
     bench b;
     double v[RUNS];
-    if (argc < 3 || (strcmp(argv[1], "aths") != 0 && strcmp(argv[1], "trt") != 0)) {
-        fprintf(stderr, "usage: httpa-micro aths N | httpa-micro trt SIZE N [RS]\n");
+    if (argc < 3 || (strcmp(argv[1], "aths") != 0 && strcmp(argv[1], "trt") != 0 &&
+                     strcmp(argv[1], "server") != 0)) {
+        fprintf(stderr, "usage: httpa-micro aths N | trt SIZE N [RS] | server SIZE N\n");
         return 64;
     }
     setup(&b);
@@ -190,6 +270,15 @@ int main(int argc, char **argv)
         aths_run(&b, n / 10 + 1); /* warm up */
         for (int r = 0; r < RUNS; r++)
             v[r] = aths_run(&b, n);
+    } else if (strcmp(argv[1], "server") == 0) {
+        size_t size = (size_t)strtoul(argv[2], NULL, 10);
+        int n = argc > 3 ? atoi(argv[3]) : 10000;
+        for (int r = 0; r < RUNS; r++) {
+            httpa_client_base *base = handshake(&b);
+            server_run(&b, base, size, n / 10 + 1); /* warm up */
+            v[r] = server_run(&b, base, size, n);
+            httpa_client_base_release(base);
+        }
     } else {
         size_t size = (size_t)strtoul(argv[2], NULL, 10);
         int n = argc > 3 ? atoi(argv[3]) : 100;

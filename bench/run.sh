@@ -396,7 +396,9 @@ echo "httpa end-to-end benchmarks ($( [ "$quick" -eq 1 ] && echo quick || echo f
 echo "machine: $(nproc) CPUs, $cpu_model, $mem_gb GiB; OpenSSL $ossl_v, nginx $nginx_v, h2o ${h2o_v:-?}, wrk ${wrk_v:-?}"
 echo "placement: $placement"
 echo "background CPU load (all CPUs, one second, nothing of ours busy): ${bg_before}% before, ${bg_after}% after the run"
+# (memory runs excepted: resident memory does not depend on the CPU share)
 worst=$(for f in "$dir"/*.others; do
+    case $f in */mem_*) continue ;; esac
     printf '%s %s\n' "$(cat "$f")" "$(basename "$f" .others)"
 done | sort -rn | head -n 1)
 echo "$worst" | awk '{ printf "other processes used at most %.0f%% of the machine during a run (%s)\n", 100 * $1, $2 }'

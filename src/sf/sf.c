@@ -123,20 +123,26 @@ static bool utf8_step(utf8_state *st, uint8_t c)
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static int b64_value(uint8_t c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
+/* The value of each base64 alphabet octet (RFC 4648 table 1), -1 for any
+ * other octet: one load per character on the hot path of every request. */
+static const int8_t b64_values[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /* Decode one 4-character group into `o`; `*nout` gets 1 to 3. Padding is
  * allowed only in the last group, only as its final one or two characters,
@@ -144,19 +150,19 @@ static int b64_value(uint8_t c)
  * to the same octets and the form would not be canonical). */
 static httpa_err b64_group(const uint8_t g[4], bool last, uint8_t o[3], size_t *nout)
 {
-    uint32_t w = 0;
+    int a = b64_values[g[0]], b = b64_values[g[1]], c = b64_values[g[2]], d = b64_values[g[3]];
     size_t pad = 0;
-    for (size_t j = 0; j < 4; j++) {
-        int v = 0;
-        if (g[j] == '=') {
-            if (!last || j < 2)
-                return HTTPA_ERR_BAD_REQUEST;
-            pad++;
-        } else if (pad != 0 || (v = b64_value(g[j])) < 0) {
+    if ((a | b | c | d) < 0) { /* padding, or not base64 at all */
+        if (!last || a < 0 || b < 0)
             return HTTPA_ERR_BAD_REQUEST;
-        }
-        w = w << 6 | (uint32_t)v;
+        if (g[2] == '=' && g[3] == '=')
+            pad = 2, c = d = 0;
+        else if (c >= 0 && g[3] == '=')
+            pad = 1, d = 0;
+        else
+            return HTTPA_ERR_BAD_REQUEST;
     }
+    uint32_t w = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
     if ((pad == 1 && (w & 0xff) != 0) || (pad == 2 && (w & 0xffff) != 0))
         return HTTPA_ERR_BAD_REQUEST;
     o[0] = (uint8_t)(w >> 16);
@@ -214,6 +220,13 @@ static void emit(sf_parser *ps, uint8_t c)
     if (building(ps))
         ps->bytes[ps->used.bytes] = c;
     ps->used.bytes++;
+}
+
+static void emit_n(sf_parser *ps, const uint8_t *p, size_t n)
+{
+    if (building(ps))
+        memcpy(ps->bytes + ps->used.bytes, p, n);
+    ps->used.bytes += n;
 }
 
 /* NUL-terminate octets emitted since `start` and describe them in `b`. */
@@ -311,8 +324,7 @@ static httpa_err parse_binary(sf_parser *ps, httpa_sf_bare *b)
         httpa_err e = b64_group(ps->pos, close - ps->pos == 4, o, &n);
         if (e != HTTPA_OK)
             return e;
-        for (size_t i = 0; i < n; i++)
-            emit(ps, o[i]);
+        emit_n(ps, o, n);
     }
     ps->pos++;
     finish_bytes(ps, b, HTTPA_SF_BINARY, start);

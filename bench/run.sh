@@ -3,15 +3,17 @@
 # measured in the same run on the same machine (see bench/README.md,
 # "End to end (bench/run.sh)").
 #
-#   sh bench/run.sh [--quick] [--build DIR] [--keep] [--wait-quiet S]
+#   sh bench/run.sh [--quick] [--repeat N] [--build DIR] [--keep] [--wait-quiet S]
 #
 # It builds what it needs (Release), starts every server itself on
 # 127.0.0.1 (bench-upstream, httpa-gateway --tee sim, nginx with TLS 1.3),
 # runs the scenarios, stops everything it started (by PID) and prints one
 # table. --quick: shorter runs and smaller counts, under two minutes once
-# built. --keep: keep the work directory (logs, raw outputs). --wait-quiet S:
-# wait up to S seconds for the other work on the machine to stop (at most
-# 10% of the CPUs busy) before measuring.
+# built. --repeat N: run each rate and latency scenario N times and report
+# the median of every figure (default 3, 1 with --quick). --keep: keep the
+# work directory (logs, raw outputs). --wait-quiet S: wait up to S seconds
+# for the other work on the machine to stop (at most 10% of the CPUs busy)
+# before measuring.
 #
 # CPU placement on a machine with two or more CPUs: the server under test
 # (the gateway or nginx, one event-loop thread / one worker) on CPU 0; the
@@ -25,25 +27,33 @@ ROOT=$(pwd)
 
 quick=0
 keep=0
+repeat=""
 wait_quiet=0
 build=${HTTPA_BENCH_BUILD:-build/release}
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
+    --repeat) repeat=$2; shift ;;
     --build) build=$2; shift ;;
     --wait-quiet) wait_quiet=$2; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "run.sh: unknown argument $1 (--quick, --build DIR, --keep, --wait-quiet S)" >&2; exit 2 ;;
+    *) echo "run.sh: unknown argument $1 (--quick, --repeat N, --build DIR, --keep, --wait-quiet S)" >&2
+       exit 2 ;;
     esac
     shift
 done
 
 if [ "$quick" -eq 1 ]; then
     DUR=3; WARM=1; NBASES=20000; NCONNS=2000; BULK=268435456; BULK_N=1; SPEED_S=1
+    REPEAT=${repeat:-1}
 else
     DUR=10; WARM=1; NBASES=100000; NCONNS=10000; BULK=268435456; BULK_N=2; SPEED_S=3
+    REPEAT=${repeat:-3}
 fi
+case $REPEAT in
+''|*[!0-9]*|0) echo "run.sh: --repeat takes a positive number" >&2; exit 2 ;;
+esac
 CONNS=64        # small requests: keep-alive connections
 BASES=4         # Attest Bases shared by them (16 connections per base)
 BODY=1024       # small request and response bodies
@@ -158,7 +168,7 @@ start_gateway() {
     $SUT "$GW_BIN" --tee sim --upstream "http://127.0.0.1:$UP" --listen 127.0.0.1:0 \
         --port-file "$dir/$name.port" --threads 1 --access-log off \
         --sim-pubkey-out "$dir/sim-$name.pub" --max-connections 30000 --request-timeout 120 \
-        --max-bases 300000 "$@" >"$dir/$name.log" 2>&1 &
+        --max-bases 1000000 "$@" >"$dir/$name.log" 2>&1 &
     PIDS="$PIDS $!"
     echo $! > "$dir/$name.pid"
     wait_file "$dir/$name.port"
@@ -275,10 +285,10 @@ others_snapshot() {
         print pid, f[12] + f[13] + f[14] + f[15] }' >"$1"
 }
 
-# run NAME CMD...: run_once, and with --wait-quiet, when other processes
-# took more than 5% of the machine meanwhile, wait for quiet and run it
-# again (three attempts at most; the last one counts)
-run() {
+# run_quiet NAME CMD...: run_once, and with --wait-quiet, when other
+# processes took more than 5% of the machine meanwhile, wait for quiet and
+# run it again (three attempts at most; the last one counts)
+run_quiet() {
     n=1
     while :; do
         echo "run.sh: $1" >&2
@@ -293,23 +303,51 @@ run() {
     done
 }
 
-# run_fixed NAME CMD...: once, for runs that change the server's state
-run_fixed() {
-    echo "run.sh: $1" >&2
-    run_once "$@"
+# run NAME CMD...: --repeat times, as NAME.1, NAME.2, ... (the figures
+# below are medians over them)
+# (sh has no local variables: these names are used nowhere else)
+run() {
+    run_name=$1; shift
+    run_r=1
+    while [ $run_r -le "$REPEAT" ]; do
+        run_quiet "$run_name.$run_r" "$@"
+        run_r=$((run_r + 1))
+    done
 }
 
-# j NAME KEY: a number from httpa-bench --json output (keys are unique)
+# run_fixed NAME CMD...: once (NAME.1), for runs that change the server's state
+run_fixed() {
+    fixed_name=$1; shift
+    echo "run.sh: $fixed_name" >&2
+    run_once "$fixed_name.1" "$@"
+}
+
+# med: the median of the numbers on stdin (the lower middle one of an even count)
+med() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+sum() { awk '{ n += $1 } END { print n + 0 }'; }
+runs() { ls "$dir/$1".[0-9]*."$2"; } # the files of NAME's runs with suffix S
+
+# j NAME KEY: a number from httpa-bench --json output (keys are unique),
+# the median over NAME's runs
 j() {
-    sed -n "s/.*\"$2\":\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" "$dir/$1.out" | head -n 1
+    for f in $(runs "$1" out); do
+        sed -n "s/.*\"$2\":\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p" "$f" | head -n 1
+    done | med
 }
-cpu() { cat "$dir/$1.cpu"; }
-wrk_rps() { awk '/^Requests\/sec:/ { print $2 }' "$dir/$1.out"; }
+cpu() { cat $(runs "$1" cpu) | med; }
+lcpu() { cat $(runs "$1" lcpu) | med; }
+wrk_rps() { awk '/^Requests\/sec:/ { print $2 }' $(runs "$1" out) | med; }
 wrk_errors() {
-    awk '/^  Non-2xx/ { n += $NF } /Socket errors:/ { gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++) n += $i }
-         END { print n + 0 }' "$dir/$1.out"
+    for f in $(runs "$1" out); do
+        awk '/^  Non-2xx/ { n += $NF } /Socket errors:/ { gsub(/[^0-9 ]/, " "); for (i = 1; i <= NF; i++) n += $i }
+             END { print n + 0 }' "$f"
+    done | sum
 }
-errs() { j "$1" total; }
+errs() {
+    for f in $(runs "$1" out); do
+        sed -n 's/.*"total":\([0-9]*\).*/\1/p' "$f" | head -n 1
+    done | sum
+}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -357,7 +395,7 @@ sleep 0.5
 rss1=$(rss_kb "$GWB_PID")
 rm -f "$dir/ready"
 $LOAD "$B" plain -c $NCONNS -t 1 --hold 3 --ready-file "$dir/ready" --timeout 30 --json "$GB/small" \
-    >"$dir/mem_conns.out" 2>"$dir/mem_conns.err" &
+    >"$dir/mem_conns.1.out" 2>"$dir/mem_conns.1.err" &
 HOLD_PID=$!
 PIDS="$PIDS $HOLD_PID"
 i=0
@@ -392,7 +430,8 @@ cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem_gb=$(awk '/^MemTotal:/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 
 echo
-echo "httpa end-to-end benchmarks ($( [ "$quick" -eq 1 ] && echo quick || echo full ) run, $(date -u +%Y-%m-%dT%H:%MZ))"
+echo "httpa end-to-end benchmarks ($( [ "$quick" -eq 1 ] && echo quick || echo full ) run, $(date -u +%Y-%m-%dT%H:%MZ)," \
+     "medians of $REPEAT run(s) of $DUR s per scenario)"
 echo "machine: $(nproc) CPUs, $cpu_model, $mem_gb GiB; OpenSSL $ossl_v, nginx $nginx_v, h2o ${h2o_v:-?}, wrk ${wrk_v:-?}"
 echo "placement: $placement"
 echo "background CPU load (all CPUs, one second, nothing of ours busy): ${bg_before}% before, ${bg_after}% after the run"
@@ -430,12 +469,12 @@ awk \
  -v lt50="$(j lat_trt p50)" -v lt99="$(j lat_trt p99)" -v lt999="$(j lat_trt p99.9)" \
  -v lp_rps="$(j lat_plain rps)" -v lt_rps="$(j lat_trt rps)" \
  -v lp_c="$(cpu lat_plain)" -v lt_c="$(cpu lat_trt)" \
- -v lp_l="$(cat "$dir/lat_plain.lcpu")" -v lt_l="$(cat "$dir/lat_trt.lcpu")" \
- -v trt_l="$(cat "$dir/trt.lcpu")" -v plain_l="$(cat "$dir/plain.lcpu")" \
+ -v lp_l="$(lcpu lat_plain)" -v lt_l="$(lcpu lat_trt)" \
+ -v trt_l="$(lcpu trt)" -v plain_l="$(lcpu plain)" \
  -v lp_e="$(errs lat_plain)" -v lt_e="$(errs lat_trt)" \
  -v rate4="$rate4" -v qp50="$(j lat4_plain p50)" -v qp99="$(j lat4_plain p99)" \
  -v qt50="$(j lat4_trt p50)" -v qt99="$(j lat4_trt p99)" \
- -v qp_l="$(cat "$dir/lat4_plain.lcpu")" -v qt_l="$(cat "$dir/lat4_trt.lcpu")" \
+ -v qp_l="$(lcpu lat4_plain)" -v qt_l="$(lcpu lat4_trt)" \
  -v qp_e="$(errs lat4_plain)" -v qt_e="$(errs lat4_trt)" \
  'function core(r, c) { return c > 0.05 ? r / c : 0 }
   function pct(c) { return sprintf("%3.0f%%", 100 * c) }

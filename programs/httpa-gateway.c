@@ -697,6 +697,16 @@ static int client_sim_setup(gateway *g)
     return 0;
 }
 
+/* Why the DCAP verifier refused client evidence (the engine only answers
+ * bad_quote): the reason's name and its detail, into the log. */
+static void client_dcap_rejected(void *arg, const char *tee, httpa_err err, const char *reason,
+                                 const char *detail)
+{
+    char why[320];
+    snprintf(why, sizeof(why), "%s: %s%s%s", tee, reason, detail[0] != '\0' ? ": " : "", detail);
+    log_detail((gateway *)arg, "warning", "client evidence rejected by DCAP appraisal", err, why);
+}
+
 /* --client-collateral FILE (and --client-policy FILE): DCAP for sgx/tdx. */
 static int client_dcap_setup(gateway *g)
 {
@@ -726,6 +736,8 @@ static int client_dcap_setup(gateway *g)
     httpa_dcap_verifier_init(&g->client_dcap, g->client_trust,
                              (const httpa_dcap_collateral *const *)&g->client_col, 1,
                              g->client_policy);
+    g->client_dcap.on_reject = client_dcap_rejected;
+    g->client_dcap.on_reject_arg = g;
     g->client_chain[g->nclient_chain++] = &g->client_dcap.base;
     return 0;
 }

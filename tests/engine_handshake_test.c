@@ -1169,6 +1169,80 @@ static void test_server_mutual_policy(void **state)
     server_teardown(&fx);
 }
 
+/* A client verifier that knows one TEE type, "tdx" (appraised by the
+ * fake, which reads sim evidence): to it, "sim" is an unknown type. */
+typedef struct tdx_only {
+    httpa_verifier base; /* first */
+    httpa_verifier *inner;
+} tdx_only;
+
+static httpa_err tdx_only_appraise(httpa_verifier *self, const char *tee, const char *format,
+                                   httpa_span ev, int64_t now, httpa_appraisal *out)
+{
+    tdx_only *t = (tdx_only *)self;
+    if (strcmp(tee, "tdx") != 0)
+        return HTTPA_ERR_UNSUPPORTED;
+    return t->inner->appraise(t->inner, "sim", format, ev, now, out);
+}
+
+/* The client's Attest-Quotes with its entry's TEE token renamed to `tee`
+ * and `extra` appended (the request core, which the client evidence
+ * binds, does not cover Attest-Quotes). */
+static void rewrite_quotes(httpa_msg *req, const char *tee, const char *extra)
+{
+    const httpa_header *q = httpa_msg_find(req, "attest-quotes", 13);
+    assert_non_null(q);
+    assert_true(q->value_len > 5 && memcmp(q->value, "(sim ", 5) == 0);
+    httpa_buf v;
+    httpa_buf_init(&v, 65536);
+    assert_int_equal(httpa_buf_append_str(&v, "("), HTTPA_OK);
+    assert_int_equal(httpa_buf_append_str(&v, tee), HTTPA_OK);
+    assert_int_equal(httpa_buf_append(&v, q->value + 4, q->value_len - 4), HTTPA_OK);
+    assert_int_equal(httpa_buf_append_str(&v, extra), HTTPA_OK);
+    assert_int_equal(httpa_buf_append_u8(&v, 0), HTTPA_OK);
+    httpa_msg_remove(req, "attest-quotes", 13);
+    assert_int_equal(httpa_msg_add_str(req, "Attest-Quotes", (const char *)v.base), HTTPA_OK);
+    httpa_buf_free(&v);
+}
+
+/* Section 7.4 on the server side: an entry of a TEE type the client
+ * verifier does not know is ignored, but a `sim` entry never is: without a
+ * verifier that accepts sim, it fails the handshake even beside an entry
+ * that verifies. */
+static void test_server_mutual_sim_never_ignored(void **state)
+{
+    (void)state;
+    int64_t now = tl_int(fixed(), "now");
+    server_fx fx;
+    server_setup(&fx, false);
+    tdx_only v = {{tdx_only_appraise}, &fx.client_policy.base};
+    fx.cfg.attester = &fx.tee.base;
+    fx.cfg.client_verifier = &v.base;
+    fx.cfg.require_client_attestation = true;
+    server_start(&fx);
+    httpa_msg resp;
+    httpa_buf body;
+    client_fx c;
+    static const char *const cases[][2] = {
+        {"", "OK"},                                    /* tdx alone */
+        {", (tpm :AAAA:);format=raw", "OK"},           /* + unknown type: ignored */
+        {", (sim :AAAA:);format=raw", "BAD_QUOTE"}, /* + sim: never ignored */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        mutual_client(&c, false);
+        client_start(&c, now);
+        rewrite_quotes(&c.req, "tdx", cases[i][0]);
+        httpa_err e = handshake(&fx, &c.req, 0, now, &resp, &body);
+        assert_string_equal(httpa_err_name(e), cases[i][1]);
+        if (e != HTTPA_OK)
+            assert_error_response(&resp, &body, "bad_quote", 403);
+        httpa_msg_free(&resp);
+        httpa_buf_free(&body);
+        client_teardown(&c);
+    }
+    server_teardown(&fx);
+}
+
 /* ------------------------------------------------------------------ */
 /* extra negative cases: client                                         */
 
@@ -1593,6 +1667,7 @@ int main(void)
         cmocka_unit_test(test_server_negotiation),
         cmocka_unit_test(test_server_store_full),
         cmocka_unit_test(test_server_mutual_policy),
+        cmocka_unit_test(test_server_mutual_sim_never_ignored),
         cmocka_unit_test(test_client_fails_closed),
         cmocka_unit_test(test_client_evidence_checks),
         cmocka_unit_test(test_client_response_checks),

@@ -843,8 +843,11 @@ static httpa_err appraise_client_entry(aths *a, const httpa_sf_member *m, const 
     httpa_span ev = HTTPA_SPAN(m->inner[1].bare.bytes, m->inner[1].bare.len);
     httpa_err e = v->appraise(v, (const char *)m->inner[0].bare.bytes,
                               (const char *)fmt->value.bytes, ev, a->now, out);
+    /* 7.4, applied to the client's evidence: an entry the verifier cannot
+     * handle is ignored, except `sim`, which only an explicit configuration
+     * (a verifier that accepts it) lets through */
     if (e == HTTPA_ERR_UNSUPPORTED)
-        return e;
+        return bare_is(&m->inner[0].bare, "sim") ? HTTPA_ERR_BAD_QUOTE : e;
     if (e != HTTPA_OK || !httpa_ct_equal(out->report_data, rd, HTTPA_REPORT_DATA_LEN))
         return HTTPA_ERR_BAD_QUOTE;
     return HTTPA_OK;

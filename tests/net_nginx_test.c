@@ -5,12 +5,17 @@
  * application (the recording upstream of tests/e2e/upstream.c in this
  * process, or examples/demo-app).
  *
+ * Most tests put one gateway instance behind both of the file's gateway
+ * placeholders; test_route_tags_two_gateways runs two, with --route-tag 00
+ * and 01, and checks the file's route-tag map (profile 15.4).
+ *
  * Each test starts and stops everything it uses, on 127.0.0.1 and ports the
  * kernel picks, and stops every child by its PID. nginx is /usr/sbin/nginx
  * or $HTTPA_NGINX; without it the tests are skipped (CI installs it).
  * Sanitizer builds (HTTPA_SANITIZE_BUILD=1) shrink the large transfers to
- * 64 MiB and the load test to 50 clients for 10 s, and do not check memory
- * bounds (the sanitizers' shadow memory and quarantine dominate). */
+ * 64 MiB, the load test to 50 clients for 10 s and the route-tag test to 10
+ * clients, and do not check memory bounds (the sanitizers' shadow memory
+ * and quarantine dominate). */
 #define _DEFAULT_SOURCE /* wait4 (e2e/proxy.c): the peak RSS of one child */
 #include <setjmp.h>
 #include <signal.h>
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -60,7 +66,8 @@ typedef struct stack {
     e2e_upstream up;
     px_child app;                /* ... or examples/demo-app */
     char upstream_url[64];
-    e2e_gw gw;
+    e2e_gw gw;                   /* the gateway (instance 0, --route-tag 00 when two run) */
+    e2e_gw gw1;                  /* instance 1 (--route-tag 01): start_tagged only */
     relay_kind relay;
     px_child rec;                /* examples/demo-relay */
     px_tamper tamper;
@@ -110,6 +117,8 @@ static int teardown(void **state)
     px_stop(&s->rec.pid, SIGTERM, 5000);
     if (s->gw.pid > 0 && e2e_gw_stop(&s->gw) != 0)
         rc = -1; /* SIGTERM must end the gateway with status 0 */
+    if (s->gw1.pid > 0 && e2e_gw_stop(&s->gw1) != 0)
+        rc = -1;
     if (s->recorder)
         e2e_upstream_stop(&s->up);
     px_stop(&s->app.pid, SIGTERM, 5000);
@@ -127,11 +136,9 @@ static void need_nginx(void)
     }
 }
 
-/* Start the application, the gateway, the relay and nginx. */
-static void start(stack *s, bool recorder, const char *const *gw_extra, relay_kind relay,
-                  const char *const *app_extra)
+/* The application: the recording upstream in this process, or demo-app. */
+static void start_app(stack *s, bool recorder, const char *const *app_extra)
 {
-    need_nginx();
     s->recorder = recorder;
     if (recorder) {
         assert_int_equal(e2e_upstream_start(&s->up), 0);
@@ -140,6 +147,24 @@ static void start(stack *s, bool recorder, const char *const *gw_extra, relay_ki
         assert_int_equal(px_app_start(&s->app, s->dir, app_extra), 0);
         snprintf(s->upstream_url, sizeof(s->upstream_url), "http://127.0.0.1:%d", s->app.port);
     }
+}
+
+/* nginx with the file's @GATEWAY_0@ and @GATEWAY_1@ at these ports. */
+static void start_nginx(stack *s, int gw0_port, int gw1_port)
+{
+    char gw0[32], gw1[32];
+    snprintf(gw0, sizeof(gw0), "127.0.0.1:%d", gw0_port);
+    snprintf(gw1, sizeof(gw1), "127.0.0.1:%d", gw1_port);
+    assert_int_equal(px_nginx_start(&s->nginx, s->dir, s->cert, s->key, gw0, gw1), 0);
+    snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", s->nginx.port);
+}
+
+/* Start the application, the gateway, the relay and nginx. */
+static void start(stack *s, bool recorder, const char *const *gw_extra, relay_kind relay,
+                  const char *const *app_extra)
+{
+    need_nginx();
+    start_app(s, recorder, app_extra);
     assert_int_equal(e2e_gw_start(&s->gw, s->upstream_url, gw_extra), 0);
     for (size_t i = 0; i < 32; i++)
         snprintf(s->simkey + 2 * i, 3, "%02x", s->gw.pub[i]);
@@ -152,11 +177,27 @@ static void start(stack *s, bool recorder, const char *const *gw_extra, relay_ki
         assert_int_equal(px_tamper_start(&s->tamper, s->gw.port), 0);
         next = s->tamper.port;
     }
-    char gw[32];
-    snprintf(gw, sizeof(gw), "127.0.0.1:%d", next);
-    /* one gateway instance behind both route-tag upstreams (see the file) */
-    assert_int_equal(px_nginx_start(&s->nginx, s->dir, s->cert, s->key, gw, gw), 0);
-    snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", s->nginx.port);
+    /* one gateway instance behind both route-tag upstreams: with a single
+     * instance its IDs need no tag */
+    start_nginx(s, next, next);
+}
+
+/* Two gateway instances, s->gw with --route-tag 00 and s->gw1 with
+ * --route-tag 01 (the same sim seed, hence the same key), each behind its
+ * own placeholder, as the file's header describes; no relay. */
+static void start_tagged(stack *s, bool recorder, const char *const *app_extra)
+{
+    need_nginx();
+    start_app(s, recorder, app_extra);
+    static const char *const tag0[] = {"--route-tag", "00", NULL};
+    static const char *const tag1[] = {"--route-tag", "01", NULL};
+    assert_int_equal(e2e_gw_start(&s->gw, s->upstream_url, tag0), 0);
+    assert_int_equal(e2e_gw_start(&s->gw1, s->upstream_url, tag1), 0);
+    assert_memory_equal(s->gw.pub, s->gw1.pub, 32);
+    for (size_t i = 0; i < 32; i++)
+        snprintf(s->simkey + 2 * i, 3, "%02x", s->gw.pub[i]);
+    s->relay = RELAY_NONE;
+    start_nginx(s, s->gw.port, s->gw1.port);
 }
 
 /* Stop the gateway and start it again on the same port: every Attest Base
@@ -990,6 +1031,338 @@ static void test_concurrent_clients(void **state)
     pthread_mutex_destroy(&ld.mu);
 }
 
+/* ---- (g) two gateway instances and route tags (profile 15.4) ---- */
+
+#define ROUTE_TRTS 6 /* TrTs per client after the one of its handshake */
+
+typedef struct routed {
+    const stack *s;
+    httpa_sim_verifier verifier;
+    httpa_curl_client *c;
+    size_t id;
+    char base_id[40];
+    int ok;
+    char error[300];
+} routed;
+
+/* One client: an AtHS (with the first TrT), an AtSP (with the second), then
+ * more TrTs, all on one Attest Base, never retried. */
+static void *routed_main(void *arg)
+{
+    routed *r = arg;
+    httpa_curl_resp resp;
+    httpa_curl_resp_init(&resp);
+    for (int n = 0; n <= ROUTE_TRTS; n++) {
+        char url[160];
+        snprintf(url, sizeof(url), "%s/route/%zu/%d", r->s->url, r->id, n);
+        static const char *const names[] = {"k"};
+        const httpa_span values[] = {HTTPA_SPAN_STR("v")};
+        httpa_curl_req req = {.url = url};
+        if (n == 1) {
+            req.secret_names = names;
+            req.secret_values = values;
+            req.nsecrets = 1;
+        }
+        httpa_err e = httpa_curl_request(r->c, &req, &resp);
+        if (e != HTTPA_OK || resp.status != 200 || resp.handshake != (n == 0) ||
+            resp.provisioned != (n == 1) ||
+            (r->base_id[0] != '\0' && strcmp(r->base_id, resp.attestation.base_id) != 0)) {
+            snprintf(r->error, sizeof(r->error), "request %d: %s, status %d, handshake %d: %s", n,
+                     httpa_err_name(e), resp.status, resp.handshake, resp.message);
+            break;
+        }
+        snprintf(r->base_id, sizeof(r->base_id), "%s", resp.attestation.base_id);
+        r->ok++;
+    }
+    httpa_curl_resp_free(&resp);
+    return NULL;
+}
+
+typedef struct raw_resp {
+    long status;
+    char attest_error[64];
+} raw_resp;
+
+static size_t raw_header(char *p, size_t size, size_t n, void *arg)
+{
+    raw_resp *r = arg;
+    size_t len = size * n, k = strlen("attest-error:");
+    if (len > k && strncasecmp(p, "attest-error:", k) == 0) {
+        const char *v = p + k, *end = p + len;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        snprintf(r->attest_error, sizeof(r->attest_error), "%.*s", (int)(end - v), v);
+    }
+    return len;
+}
+
+static size_t raw_discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* A TrT-shaped request (well-formed fields, as in net_gateway_test's
+ * test_unknown_base) on Attest-Base-ID `base_id`, through nginx. */
+static void forged_trt(const stack *s, const char *base_id, bool http2, raw_resp *r)
+{
+    char url[128], field[96];
+    snprintf(url, sizeof(url), "%s/forged", s->url);
+    snprintf(field, sizeof(field), "Attest-Base-ID: \"%s\"", base_id);
+    struct curl_slist *hl = curl_slist_append(NULL, field);
+    hl = curl_slist_append(hl, "Attest-Ticket: :AAAAAAAAAAHmaTbHX8Ne9OcWNJkK/Ner8RVvFHQxK7oNfcbH0rGdng==:");
+    hl = curl_slist_append(hl, "Attest-Cargo: :xLM8TfoJ8qOy4aO+T4IYNDajBoSTKRLVWv5i5fF6sGazf0P+:");
+    memset(r, 0, sizeof(*r));
+    CURL *h = curl_easy_init();
+    assert_non_null(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CAINFO, s->cert);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, raw_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, raw_discard);
+    curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+                     http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hl);
+    if (rc != CURLE_OK)
+        fail_msg("forged request on %s: %s", base_id, curl_easy_strerror(rc));
+}
+
+static char *gw_log_of(const e2e_gw *g, const char *needle, size_t count)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/access.log", g->dir);
+    return px_wait_log(path, needle, count, NULL);
+}
+
+static void test_route_tags_two_gateways(void **state)
+{
+    stack *s = *state;
+    size_t nclients = px_sanitized() ? 10 : 20;
+    double t0 = now_s();
+    start_tagged(s, false, NULL);
+    e2e_gw *gw[2] = {&s->gw, &s->gw1};
+
+    routed *cl = calloc(nclients, sizeof(*cl));
+    pthread_t *tids = calloc(nclients, sizeof(*tids));
+    for (size_t i = 0; i < nclients; i++) {
+        cl[i].s = s;
+        cl[i].id = i;
+        httpa_sim_verifier_init(&cl[i].verifier, s->gw.pub);
+        /* never retried: a request that reached the wrong instance would
+         * fail with unknown_base instead of being hidden by a new AtHS */
+        httpa_curl_config cfg = {.engine = {.verifier = &cl[i].verifier.base, .allow_sim = true},
+                                 .http = i % 2 ? HTTPA_CURL_HTTP_1_1 : HTTPA_CURL_HTTP_2_TLS,
+                                 .cafile = s->cert, .max_attempts = 1, .timeout_ms = 30000};
+        assert_int_equal(httpa_curl_client_new(&cfg, &cl[i].c), HTTPA_OK);
+        assert_int_equal(pthread_create(&tids[i], NULL, routed_main, &cl[i]), 0);
+    }
+    for (size_t i = 0; i < nclients; i++)
+        pthread_join(tids[i], NULL);
+    for (size_t i = 0; i < nclients; i++)
+        if (cl[i].ok != ROUTE_TRTS + 1)
+            fail_msg("client %zu: %s", i, cl[i].error);
+
+    /* Each base: AtHS, AtSP and ROUTE_TRTS + 1 TrTs, all in the log of the
+     * instance its tag names, none in the other's. */
+    size_t per_base = ROUTE_TRTS + 3, want = nclients * per_base, total = 0;
+    char *log[2] = {NULL, NULL};
+    for (int t = 0; t < 250 && total < want; t++) { /* lines follow the answers */
+        total = 0;
+        for (int g = 0; g < 2; g++) {
+            free(log[g]);
+            char path[256];
+            snprintf(path, sizeof(path), "%s/access.log", gw[g]->dir);
+            log[g] = px_read_file(path, NULL);
+            assert_non_null(log[g]);
+            total += px_count(log[g], "\"event\":\"access\"");
+        }
+        if (total < want)
+            sleep_for_ms(20);
+    }
+    assert_int_equal(total, want);
+    size_t bases[2] = {0, 0};
+    for (size_t i = 0; i < nclients; i++) {
+        const char *id = cl[i].base_id;
+        int tag = strncmp(id, "00", 2) == 0 ? 0 : strncmp(id, "01", 2) == 0 ? 1 : -1;
+        if (tag < 0)
+            fail_msg("client %zu: Base-ID %s carries neither tag 00 nor 01", i, id);
+        char needle[80];
+        snprintf(needle, sizeof(needle), "\"base_id\":\"%s\"", id);
+        size_t n[2] = {px_count(log[0], needle), px_count(log[1], needle)};
+        if (n[tag] != per_base || n[1 - tag] != 0)
+            fail_msg("base %s: %zu requests on gateway 0 (tag 00), %zu on gateway 1 (tag 01)", id,
+                     n[0], n[1]);
+        bases[tag]++;
+    }
+    for (int g = 0; g < 2; g++) {
+        char tagged[32];
+        snprintf(tagged, sizeof(tagged), "\"base_id\":\"0%d", g);
+        /* each instance issued (AtHS) and served only IDs of its own tag */
+        assert_int_equal(px_count(log[g], "\"kind\":\"aths\""), bases[g]);
+        assert_int_equal(px_count(log[g], tagged), bases[g] * per_base);
+        assert_int_equal(px_count(log[g], "\"base_id\":\""), bases[g] * per_base);
+        assert_int_equal(px_count(log[g], "\"error\":\"unknown_base\""), 0);
+    }
+    /* nginx's round robin gave handshakes to both instances */
+    assert_true(bases[0] > 0 && bases[1] > 0);
+    /* nginx's view: every request with a tagged ID (the AtHS has none) went
+     * to that tag's instance only ($http_attest_base_id is logged with its
+     * double quotes escaped) */
+    size_t nlen = 0, tagged[2] = {0, 0};
+    char *nlog = nginx_log(s, " upstream=", want, &nlen);
+    assert_int_equal(px_count(nlog, " upstream="), want);
+    for (char *line = nlog, *eol; *line != '\0'; line = eol + 1) {
+        eol = strchr(line, '\n');
+        assert_non_null(eol);
+        *eol = '\0';
+        for (int g = 0; g < 2; g++) {
+            char tag[32], up[48];
+            snprintf(tag, sizeof(tag), " base_id=\\x220%d", g);
+            snprintf(up, sizeof(up), " upstream=127.0.0.1:%d", gw[g]->port);
+            if (strstr(line, tag) == NULL)
+                continue;
+            const char *at = strstr(line, " upstream=");
+            if (at == NULL || strcmp(at, up) != 0)
+                fail_msg("nginx sent a request with tag 0%d elsewhere: %s", g, line);
+            tagged[g]++;
+        }
+    }
+    for (int g = 0; g < 2; g++)
+        assert_int_equal(tagged[g], bases[g] * (per_base - 1));
+    free(nlog);
+    print_message("%zu Attest Bases through nginx: %zu on gateway 0 (tag 00), %zu on gateway 1 "
+                  "(tag 01), %zu requests each, all on the instance of their tag; %.1f s\n",
+                  nclients, bases[0], bases[1], per_base, now_s() - t0);
+
+    /* IDs no instance knows: 503 unknown_base from a gateway (profile 13,
+     * 15.4), never a crash. A base of instance 0 with its tag changed to 01
+     * (it reaches instance 1, which does not know it), an unknown base with
+     * tag 00, and one with a tag of neither instance (the pool). */
+    const char *known0 = NULL;
+    for (size_t i = 0; i < nclients && known0 == NULL; i++)
+        if (strncmp(cl[i].base_id, "00", 2) == 0)
+            known0 = cl[i].base_id;
+    assert_non_null(known0);
+    char forged[3][40];
+    snprintf(forged[0], sizeof(forged[0]), "01%s", known0 + 2);
+    snprintf(forged[1], sizeof(forged[1]), "00%s", "c0ffee-3b2d-4c5e-8f70-112233445566");
+    snprintf(forged[2], sizeof(forged[2]), "7f%s", known0 + 2);
+    const int expect_gw[3] = {1, 0, -1}; /* -1: either (the pool) */
+    size_t errors[2] = {0, 0};
+    for (int k = 0; k < 3; k++) {
+        raw_resp r;
+        forged_trt(s, forged[k], k % 2 == 0, &r);
+        if (r.status != 503 || strcmp(r.attest_error, "unknown_base") != 0)
+            fail_msg("Base-ID %s: status %ld, Attest-Error \"%s\"; expected 503 unknown_base",
+                     forged[k], r.status, r.attest_error);
+        char needle[96];
+        snprintf(needle, sizeof(needle), "\"base_id\":\"%s\",\"kind\":\"trt\",\"error\":\"unknown_base\"",
+                 forged[k]);
+        int at = -1;
+        for (int t = 0; t < 250 && at < 0; t++) {
+            for (int g = 0; g < 2 && at < 0; g++) {
+                char *l = gw_log_of(gw[g], "\"event\":\"access\"", 1);
+                if (px_count(l, needle) == 1)
+                    at = g;
+                free(l);
+            }
+            if (at < 0)
+                sleep_for_ms(20);
+        }
+        if (at < 0 || (expect_gw[k] >= 0 && at != expect_gw[k]))
+            fail_msg("Base-ID %s: answered by gateway %d, expected %d", forged[k], at, expect_gw[k]);
+        errors[at]++;
+    }
+    for (int g = 0; g < 2; g++) {
+        assert_true(e2e_gw_alive(gw[g]));
+        char *l = gw_log_of(gw[g], "\"error\":\"unknown_base\"", errors[g]);
+        assert_int_equal(px_count(l, "\"error\":\"unknown_base\""), errors[g]);
+        free(l);
+    }
+    /* and the real bases go on working, on both instances */
+    for (int g = 0; g < 2; g++) {
+        size_t i = 0;
+        while (i < nclients && cl[i].base_id[1] != (char)('0' + g))
+            i++;
+        assert_true(i < nclients);
+        char url[160];
+        snprintf(url, sizeof(url), "%s/route/%zu/after", s->url, i);
+        httpa_curl_req req = {.url = url};
+        httpa_curl_resp resp;
+        httpa_curl_resp_init(&resp);
+        assert_int_equal(httpa_curl_request(cl[i].c, &req, &resp), HTTPA_OK);
+        assert_int_equal(resp.status, 200);
+        assert_false(resp.handshake);
+        assert_string_equal(resp.attestation.base_id, cl[i].base_id);
+        httpa_curl_resp_free(&resp);
+    }
+    for (int g = 0; g < 2; g++)
+        free(log[g]);
+    for (size_t i = 0; i < nclients; i++)
+        httpa_curl_client_free(cl[i].c);
+    free(cl);
+    free(tids);
+}
+
+/* The instance of a route tag is gone (profile 15.4): nginx answers its
+ * own 502, without Attest-Error. The client drops that base and runs a new
+ * AtHS, which the pool gives to the live instance: an idempotent request
+ * is retried there at once; a POST, which may have been processed, is not
+ * retried (network failure), and the next request uses a new base. */
+static void test_route_tag_instance_gone(void **state)
+{
+    stack *s = *state;
+    start_tagged(s, false, NULL);
+    enum { MAX_CLIENTS = 16 };
+    lib l[MAX_CLIENTS];
+    int victims[2], nv = 0, nl = 0;
+    httpa_curl_resp resp;
+    httpa_buf body;
+    httpa_curl_resp_init(&resp);
+    httpa_buf_init(&body, 1 << 20);
+    while (nv < 2 && nl < MAX_CLIENTS) { /* two clients with a base of tag 01 */
+        lib_init(&l[nl], s, nl % 2 ? HTTPA_CURL_HTTP_1_1 : HTTPA_CURL_HTTP_2_TLS, false);
+        assert_int_equal(lib_get(&l[nl], s, NULL, "/a", false, &resp, &body), HTTPA_OK);
+        if (strncmp(resp.attestation.base_id, "01", 2) == 0)
+            victims[nv++] = nl;
+        nl++;
+    }
+    assert_int_equal(nv, 2);
+    assert_int_equal(e2e_gw_stop(&s->gw1), 0);
+
+    /* GET: retried on a new base, which has tag 00 */
+    assert_int_equal(lib_get(&l[victims[0]], s, NULL, "/b", false, &resp, &body), HTTPA_OK);
+    assert_int_equal(resp.status, 200);
+    assert_true(resp.handshake);
+    assert_int_equal(resp.attempts, 2);
+    assert_int_equal(strncmp(resp.attestation.base_id, "00", 2), 0);
+
+    /* POST: a network failure, not retried; then a new base */
+    httpa_err e = lib_get(&l[victims[1]], s, "POST", "/b", false, &resp, &body);
+    print_message("POST after the stop: %s: %s\n", httpa_err_name(e), resp.message);
+    assert_int_equal(e, HTTPA_ERR_NETWORK);
+    assert_non_null(strstr(resp.message, "502"));
+    assert_non_null(strstr(resp.message, "not idempotent"));
+    assert_int_equal(lib_get(&l[victims[1]], s, "POST", "/c", false, &resp, &body), HTTPA_OK);
+    assert_true(resp.handshake);
+    assert_int_equal(strncmp(resp.attestation.base_id, "00", 2), 0);
+    print_message("instance of tag 01 stopped: GET retried on a new base (%s), POST failed once "
+                  "with nginx's 502 and the next one ran a new AtHS\n", resp.attestation.base_id);
+    for (int i = 0; i < nl; i++)
+        lib_free(&l[i]);
+    httpa_curl_resp_free(&resp);
+    httpa_buf_free(&body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1001,9 +1374,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_transfers_bounded_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upload_1gib_measurement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_tags_two_gateways, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_route_tag_instance_gone, setup, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (getenv("HTTPA_TEST_FILTER") != NULL) /* run some tests only: a cmocka glob */
+        cmocka_set_test_filter(getenv("HTTPA_TEST_FILTER"));
     int rc = cmocka_run_group_tests_name("net_nginx", tests, NULL, NULL);
     curl_global_cleanup();
     return rc;

@@ -251,11 +251,18 @@ static httpa_err handshake(httpa_curl_client *c, const cl_url *u, int64_t sent, 
 
 /* ---- Attest Secret Provisioning (profile 6.3) ---- */
 
-/* An unauthenticated 503 unknown_base / expired_base: the base is gone. */
+/* An unauthenticated 503 unknown_base / expired_base: the base is gone. So,
+ * maybe, is the instance that holds it: a balancer's own 502 or 504 (no
+ * Attest-Error) to a request it routed by the Base-ID, after which the
+ * client runs a new AtHS (profile 15.4). */
 static bool base_gone(const cl_exchange *x, httpa_err e)
 {
-    return !x->verified && x->resp.status == 503 &&
-           (e == HTTPA_ERR_UNKNOWN_BASE || e == HTTPA_ERR_EXPIRED_BASE);
+    if (x->verified)
+        return false;
+    if (e == HTTPA_ERR_NETWORK)
+        return (x->resp.status == 502 || x->resp.status == 504) &&
+               cl_field(&x->resp, "attest-error", NULL) == NULL;
+    return x->resp.status == 503 && (e == HTTPA_ERR_UNKNOWN_BASE || e == HTTPA_ERR_EXPIRED_BASE);
 }
 
 /* An authenticated response whose status is an error of the transaction. */

@@ -1109,7 +1109,7 @@ static size_t raw_discard(char *p, size_t size, size_t n, void *arg)
  * test_unknown_base) on Attest-Base-ID `base_id`, through nginx. */
 static void forged_trt(const stack *s, const char *base_id, bool http2, raw_resp *r)
 {
-    char url[128], field[96];
+    char url[128], field[160];
     snprintf(url, sizeof(url), "%s/forged", s->url);
     snprintf(field, sizeof(field), "Attest-Base-ID: \"%s\"", base_id);
     struct curl_slist *hl = curl_slist_append(NULL, field);
@@ -1264,7 +1264,7 @@ static void test_route_tags_two_gateways(void **state)
         if (r.status != 503 || strcmp(r.attest_error, "unknown_base") != 0)
             fail_msg("Base-ID %s: status %ld, Attest-Error \"%s\"; expected 503 unknown_base",
                      forged[k], r.status, r.attest_error);
-        char needle[96];
+        char needle[200];
         snprintf(needle, sizeof(needle), "\"base_id\":\"%s\",\"kind\":\"trt\",\"error\":\"unknown_base\"",
                  forged[k]);
         int at = -1;

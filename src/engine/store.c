@@ -26,6 +26,7 @@ enum {
     BUCKETS_MAX = 1 << 20,
     RANDOM_FIRST = 1024,         /* replay cache slots, power of two */
     RANDOM_MAX = 1 << 22,        /* hard ceiling on replay cache slots */
+    SWEEP_SLICE = 4096,          /* buckets or replay slots per hold of the lock */
 };
 
 typedef struct random_slot {
@@ -221,12 +222,14 @@ static bool base_expired(const httpa_base *b, int64_t now)
     return now >= b->expires_at;
 }
 
-/* Drop the store's reference of every expired base; bases whose last
- * reference went are chained on *dead for destruction outside the lock. */
-static size_t sweep_locked(httpa_store *st, int64_t now, httpa_base **dead)
+/* Drop the store's reference of every expired base in buckets [from, to);
+ * bases whose last reference went are chained on *dead for destruction
+ * outside the lock. */
+static size_t sweep_buckets_locked(httpa_store *st, size_t from, size_t to, int64_t now,
+                                   httpa_base **dead)
 {
     size_t removed = 0;
-    for (size_t i = 0; i < st->nbuckets; i++) {
+    for (size_t i = from; i < to && i < st->nbuckets; i++) {
         httpa_base **p = &st->buckets[i];
         while (*p != NULL) {
             httpa_base *b = *p;
@@ -245,6 +248,11 @@ static size_t sweep_locked(httpa_store *st, int64_t now, httpa_base **dead)
         }
     }
     return removed;
+}
+
+static size_t sweep_locked(httpa_store *st, int64_t now, httpa_base **dead)
+{
+    return sweep_buckets_locked(st, 0, st->nbuckets, now, dead);
 }
 
 static void destroy_chain(httpa_base *dead)
@@ -384,6 +392,38 @@ static httpa_err random_make_room_locked(httpa_store *st, int64_t now)
     return random_rehash_locked(st, st->nrandoms * 2, now);
 }
 
+/* Empty slot i without breaking any probe sequence: move back each later
+ * entry of the cluster whose home is not cyclically in (i, j] (backward
+ * shift deletion for linear probing, Knuth's Algorithm R). */
+static void random_delete_locked(httpa_store *st, size_t i)
+{
+    size_t mask = st->nrandoms - 1;
+    for (size_t j = (i + 1) & mask; st->randoms[j].used; j = (j + 1) & mask) {
+        size_t k = random_home(st->randoms[j].random, st->nrandoms);
+        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+        if (!stays) {
+            st->randoms[i] = st->randoms[j];
+            i = j;
+        }
+    }
+    memset(&st->randoms[i], 0, sizeof(st->randoms[i]));
+    st->random_count--;
+}
+
+/* Delete the expired entries of slots [from, to). A slot that received a
+ * moved entry is looked at again; an entry moved behind `from` waits for
+ * the next sweep. */
+static void random_purge_locked(httpa_store *st, size_t from, size_t to, int64_t now)
+{
+    for (size_t i = from; i < to && i < st->nrandoms;) {
+        const random_slot *s = &st->randoms[i];
+        if (s->used && s->until < now)
+            random_delete_locked(st, i);
+        else
+            i++;
+    }
+}
+
 /* The slot holding `r`, or the empty slot that ends its probe sequence. */
 static random_slot *random_probe_locked(httpa_store *st, const uint8_t r[32])
 {
@@ -428,20 +468,35 @@ httpa_err httpa_store_random_check(httpa_store *st, const uint8_t random[32], in
 
 /* ---- maintenance ---- */
 
+/* In slices, releasing the lock between them: with hundreds of thousands
+ * of bases or replay entries, one pass under the lock would stall every
+ * request for tens of milliseconds. A table that grows meanwhile may have
+ * entries skipped this time; the next sweep sees them. */
 size_t httpa_store_sweep(httpa_store *st, int64_t now)
 {
     if (st == NULL)
         return 0;
-    httpa_base *dead = NULL;
-    pthread_mutex_lock(&st->lock);
-    size_t removed = sweep_locked(st, now, &dead);
-    if (st->nrandoms != 0) {
-        /* Purge expired randoms; on NOMEM the old table simply stays. */
-        httpa_err e = random_rehash_locked(st, st->nrandoms, now);
-        (void)e;
+    size_t removed = 0;
+    for (size_t i = 0;; i += SWEEP_SLICE) {
+        httpa_base *dead = NULL;
+        pthread_mutex_lock(&st->lock);
+        bool more = i < st->nbuckets;
+        if (more)
+            removed += sweep_buckets_locked(st, i, i + SWEEP_SLICE, now, &dead);
+        pthread_mutex_unlock(&st->lock);
+        destroy_chain(dead);
+        if (!more)
+            break;
     }
-    pthread_mutex_unlock(&st->lock);
-    destroy_chain(dead);
+    for (size_t i = 0;; i += SWEEP_SLICE) {
+        pthread_mutex_lock(&st->lock);
+        bool more = i < st->nrandoms;
+        if (more)
+            random_purge_locked(st, i, i + SWEEP_SLICE, now);
+        pthread_mutex_unlock(&st->lock);
+        if (!more)
+            break;
+    }
     return removed;
 }
 

@@ -29,20 +29,6 @@ typedef struct fx {
     httpa_dcap_trust *intel;
 } fx;
 
-static httpa_buf read_all(const char *path)
-{
-    httpa_buf b;
-    httpa_buf_init(&b, 1 << 20);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(httpa_buf_append(&b, chunk, n), HTTPA_OK);
-    fclose(f);
-    return b;
-}
-
 static int setup(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
@@ -51,7 +37,7 @@ static int setup(void **state)
     for (int i = 0; i < 2; i++) {
         char rel[128];
         snprintf(rel, sizeof(rel), "vectors/dcap/%s", names[i]);
-        f->s[i].quote = read_all(tl_shared_path(rel));
+        f->s[i].quote = tl_read_file(tl_shared_path(rel));
         snprintf(rel, sizeof(rel), "vectors/dcap/%s_collateral.json", names[i]);
         snprintf(f->s[i].path, sizeof(f->s[i].path), "%s", tl_shared_path(rel));
         f->s[i].at = tl_int(tl_get(expected, names[i]), "verify_at_unix");

@@ -23,21 +23,6 @@
 
 /* ---- Sample loading ---- */
 
-static httpa_buf read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    httpa_buf b;
-    uint8_t chunk[4096];
-    size_t n;
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    httpa_buf_init(&b, 1 << 22);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(httpa_buf_append(&b, chunk, n), HTTPA_OK);
-    fclose(f);
-    return b;
-}
-
 typedef struct sample {
     const char *name;
     httpa_buf quote;
@@ -51,7 +36,7 @@ static void sample_load(sample *s, const char *name)
     char rel[128];
     s->name = name;
     snprintf(rel, sizeof(rel), "vectors/dcap/%s", name);
-    s->quote = read_file(tl_shared_path(rel));
+    s->quote = tl_read_file(tl_shared_path(rel));
     snprintf(rel, sizeof(rel), "vectors/dcap/%s_collateral.json", name);
     s->col = tl_load_json(rel);
     json_t *all = tl_load_json("vectors/dcap/expected.json");

@@ -30,25 +30,11 @@ typedef struct fx {
     tl_pcs_server *server;
 } fx;
 
-static httpa_buf read_all(const char *path)
-{
-    httpa_buf b;
-    httpa_buf_init(&b, 1 << 20);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    uint8_t chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(httpa_buf_append(&b, chunk, n), HTTPA_OK);
-    fclose(f);
-    return b;
-}
-
 static void load_sample(sample *s, const char *name, json_t *expected)
 {
     char rel[128];
     snprintf(rel, sizeof(rel), "vectors/dcap/%s", name);
-    s->quote = read_all(tl_shared_path(rel));
+    s->quote = tl_read_file(tl_shared_path(rel));
     json_t *e = tl_get(expected, name);
     s->at = tl_int(e, "verify_at_unix");
     s->status = strcmp(name, "sgx_quote") == 0 ? "ConfigurationAndSWHardeningNeeded" : "UpToDate";
@@ -248,7 +234,7 @@ static void test_unknown_fmspc(void **state)
 
 static void copy_file(const char *from, const char *to)
 {
-    httpa_buf b = read_all(from);
+    httpa_buf b = tl_read_file(from);
     FILE *o = fopen(to, "wb");
     assert_non_null(o);
     assert_int_equal(fwrite(b.base, 1, b.len, o), b.len);

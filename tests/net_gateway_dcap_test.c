@@ -38,58 +38,18 @@
 /* The helpers are compiled into this test, as in net_gateway_test. */
 #include "e2e/harness.c"
 #include "e2e/upstream.c"
+#include "e2e/fixture.c"
 
-typedef struct fixture {
-    e2e_upstream up;
-    e2e_gw gw;
-    e2e_client cli;
-    char upstream_url[64];
-} fixture;
-
-static void pause_ms(int ms)
+/* The sample answers of the upstream are 10 octets. */
+static int setup_dcap(void **state)
 {
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || e2e_upstream_start(&f->up) != 0)
-        return -1;
-    f->up.resp_len = 10;
-    snprintf(f->upstream_url, sizeof(f->upstream_url), "http://127.0.0.1:%d", f->up.port);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = 0;
-    e2e_client_free(&f->cli);
-    if (f->gw.pid > 0 && e2e_gw_stop(&f->gw) != 0)
-        rc = -1; /* SIGTERM must end the gateway with status 0 */
-    e2e_upstream_stop(&f->up);
-    free(f);
+    int rc = setup(state);
+    if (rc == 0)
+        ((fixture *)*state)->up.resp_len = 10;
     return rc;
 }
 
 /* ---- the files ---- */
-
-static httpa_buf read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    httpa_buf b;
-    uint8_t chunk[4096];
-    size_t n;
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    httpa_buf_init(&b, 1 << 20);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(httpa_buf_append(&b, chunk, n), HTTPA_OK);
-    fclose(f);
-    return b;
-}
 
 /* docs/examples/<name>, found from this file's path. */
 static const char *example(const char *name, char *out, size_t cap)
@@ -128,32 +88,11 @@ static void quote_attester_init(quote_attester *a, const char *tee, const char *
     a->base.tee = tee;
     a->base.quote = quote_fixed;
     snprintf(rel, sizeof(rel), "vectors/dcap/%s", sample);
-    a->quote = read_all(tl_shared_path(rel));
+    a->quote = tl_read_file(tl_shared_path(rel));
     assert_true(a->quote.len > HTTPA_DCAP_HEADER_LEN);
 }
 
 /* ---- the exchange ---- */
-
-/* Mutual mode: an AtHS as the client TEE `att` (NULL: one-way), fresh
- * (as gwt_mutual_handshake in net_gateway_test). */
-static httpa_err mutual_handshake(e2e_client *c, httpa_attester *att, e2e_resp *resp)
-{
-    httpa_client_config cfg = {.verifier = &c->verifier.base, .allow_sim = true, .fresh = true,
-                               .attester = att};
-    httpa_client_hs *hs = NULL;
-    httpa_msg req;
-    int64_t now = (int64_t)time(NULL);
-    e2e_client_free(c);
-    httpa_msg_init_request(&req);
-    httpa_err e = httpa_client_hs_start(&cfg, now, &req, &hs);
-    if (e == HTTPA_OK && e2e_send(c, &req, HTTPA_SPAN(NULL, 0), resp) != 0)
-        e = HTTPA_ERR_NETWORK;
-    if (e == HTTPA_OK)
-        e = httpa_client_hs_finish(hs, &resp->msg, httpa_buf_span(&resp->body), now, &c->base);
-    httpa_client_hs_free(hs);
-    httpa_msg_free(&req);
-    return e;
-}
 
 /* The first line of the gateway's log that contains every one of `parts`
  * (NULL-terminated), waiting up to wait_ms for it; NULL when none does.
@@ -176,7 +115,7 @@ static char *log_line_within(const e2e_gw *g, const char *const *parts, int wait
         if (lf != NULL)
             fclose(lf);
         if (t < wait_ms)
-            pause_ms(20);
+            sleep_for_ms(20);
     }
     return NULL;
 }
@@ -301,7 +240,7 @@ static void dcap_client_refused(void **state, const dcap_case *c)
 
     e2e_resp resp;
     e2e_resp_init(&resp);
-    assert_int_equal(mutual_handshake(&f->cli, &a.base, &resp), HTTPA_ERR_BAD_QUOTE);
+    assert_int_equal(e2e_mutual_handshake(&f->cli, &a.base, &resp), HTTPA_ERR_BAD_QUOTE);
     assert_int_equal(a.calls, 1); /* the evidence was really sent */
     assert_refused(&resp, "bad_quote");
     assert_null(f->cli.base);
@@ -326,7 +265,7 @@ static void dcap_client_refused(void **state, const dcap_case *c)
     free(line);
 
     /* failed closed: the application received nothing, the gateway lives */
-    pause_ms(50);
+    sleep_for_ms(50);
     assert_int_equal(e2e_upstream_count(&f->up), 0);
     assert_int_equal(f->up.incomplete, 0);
     assert_true(e2e_gw_alive(&f->gw));
@@ -370,7 +309,7 @@ static void test_sim_client_refused_without_sim_key(void **state)
     assert_int_equal(httpa_sim_attester_init(&tee, seed, meas, 1, false), HTTPA_OK);
     e2e_resp resp;
     e2e_resp_init(&resp);
-    assert_int_equal(mutual_handshake(&f->cli, &tee.base, &resp), HTTPA_ERR_BAD_QUOTE);
+    assert_int_equal(e2e_mutual_handshake(&f->cli, &tee.base, &resp), HTTPA_ERR_BAD_QUOTE);
     assert_refused(&resp, "bad_quote");
     assert_null(f->cli.base);
     e2e_resp_free(&resp);
@@ -378,13 +317,13 @@ static void test_sim_client_refused_without_sim_key(void **state)
     char *line = log_line(&f->gw, access);
     assert_non_null(line);
     free(line);
-    pause_ms(50);
+    sleep_for_ms(50);
     assert_int_equal(e2e_upstream_count(&f->up), 0);
 
     /* without evidence: not required, so a base, and the application sees
      * an unattested client */
     e2e_resp_init(&resp);
-    assert_int_equal(mutual_handshake(&f->cli, NULL, &resp), HTTPA_OK);
+    assert_int_equal(e2e_mutual_handshake(&f->cli, NULL, &resp), HTTPA_OK);
     e2e_resp_free(&resp);
     httpa_msg req;
     httpa_msg_init_request(&req);
@@ -409,9 +348,9 @@ static void test_sim_client_refused_without_sim_key(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_tdx_client_quote_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sgx_client_quote_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sim_client_refused_without_sim_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tdx_client_quote_refused, setup_dcap, teardown),
+        cmocka_unit_test_setup_teardown(test_sgx_client_quote_refused, setup_dcap, teardown),
+        cmocka_unit_test_setup_teardown(test_sim_client_refused_without_sim_key, setup_dcap, teardown),
     };
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -27,42 +27,7 @@
  * test needs no build rule of its own beyond the tests/ glob. */
 #include "e2e/harness.c"
 #include "e2e/upstream.c"
-
-typedef struct fixture {
-    e2e_upstream up;
-    e2e_gw gw;
-    e2e_client cli;
-    char upstream_url[64];
-} fixture;
-
-static void sleep_for_ms(int ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
-
-/* setup and teardown run around every test, so a failed assertion never
- * leaves a gateway or an upstream behind. */
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof(*f));
-    if (f == NULL || e2e_upstream_start(&f->up) != 0)
-        return -1;
-    snprintf(f->upstream_url, sizeof(f->upstream_url), "http://127.0.0.1:%d", f->up.port);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = 0;
-    e2e_client_free(&f->cli);
-    if (f->gw.pid > 0 && e2e_gw_stop(&f->gw) != 0)
-        rc = -1; /* SIGTERM must end the gateway with status 0 */
-    e2e_upstream_stop(&f->up);
-    free(f);
-    return rc;
-}
+#include "e2e/fixture.c"
 
 static fixture *fixture_of(void **state, size_t resp_len, bool chunked)
 {
@@ -1348,26 +1313,6 @@ static void test_stapling_ta_down(void **state)
     httpa_buf_free(&token);
 }
 
-/* Mutual mode: an AtHS as the client TEE `att` (NULL: one-way), fresh. */
-static httpa_err gwt_mutual_handshake(e2e_client *c, httpa_attester *att, e2e_resp *resp)
-{
-    httpa_client_config cfg = {.verifier = &c->verifier.base, .allow_sim = true, .fresh = true,
-                               .attester = att};
-    httpa_client_hs *hs = NULL;
-    httpa_msg req;
-    int64_t now = (int64_t)time(NULL);
-    e2e_client_free(c);
-    httpa_msg_init_request(&req);
-    httpa_err e = httpa_client_hs_start(&cfg, now, &req, &hs);
-    if (e == HTTPA_OK && e2e_send(c, &req, HTTPA_SPAN(NULL, 0), resp) != 0)
-        e = HTTPA_ERR_NETWORK;
-    if (e == HTTPA_OK)
-        e = httpa_client_hs_finish(hs, &resp->msg, httpa_buf_span(&resp->body), now, &c->base);
-    httpa_client_hs_free(hs);
-    httpa_msg_free(&req);
-    return e;
-}
-
 /* --client-sim-key K --require-client-attestation: a client TEE with K's
  * seed gets through and the upstream sees X-Httpa-Client-Attested: sim; a
  * client without evidence gets 403 policy_violation. */
@@ -1387,7 +1332,7 @@ static void test_mutual_client_attestation(void **state)
 
     e2e_resp resp;
     e2e_resp_init(&resp);
-    assert_int_equal(gwt_mutual_handshake(&f->cli, &tee.base, &resp), HTTPA_OK);
+    assert_int_equal(e2e_mutual_handshake(&f->cli, &tee.base, &resp), HTTPA_OK);
     e2e_resp_free(&resp);
     httpa_seal_opts none = {0};
     assert_int_equal(simple_trt(f, &none, &resp), HTTPA_OK);
@@ -1402,7 +1347,7 @@ static void test_mutual_client_attestation(void **state)
 
     /* without client evidence: refused at the handshake */
     e2e_resp_init(&resp);
-    assert_int_equal(gwt_mutual_handshake(&f->cli, NULL, &resp), HTTPA_ERR_POLICY_VIOLATION);
+    assert_int_equal(e2e_mutual_handshake(&f->cli, NULL, &resp), HTTPA_ERR_POLICY_VIOLATION);
     assert_int_equal(resp.status, 403);
     assert_string_equal(e2e_attest_error(&resp), "policy_violation");
     assert_null(f->cli.base);

@@ -113,6 +113,10 @@ int e2e_send(const e2e_client *c, const httpa_msg *req, httpa_span body, e2e_res
 /* AtHS: HTTPA_OK with c->base set, or the error. */
 httpa_err e2e_handshake(e2e_client *c);
 
+/* Mutual mode: a fresh-mode AtHS presenting the evidence of the client TEE
+ * `att` (NULL: none); the answer stays in `resp`. */
+httpa_err e2e_mutual_handshake(e2e_client *c, httpa_attester *att, e2e_resp *resp);
+
 /* How a test damages a protected request before it is sent. */
 typedef void (*e2e_tamper)(httpa_msg *req, httpa_buf *wire, void *arg);
 

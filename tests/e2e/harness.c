@@ -396,6 +396,25 @@ int e2e_send(const e2e_client *c, const httpa_msg *req, httpa_span body, e2e_res
     return rc == CURLE_OK ? 0 : -1;
 }
 
+httpa_err e2e_mutual_handshake(e2e_client *c, httpa_attester *att, e2e_resp *resp)
+{
+    httpa_client_config cfg = {.verifier = &c->verifier.base, .allow_sim = true, .fresh = true,
+                               .attester = att};
+    httpa_client_hs *hs = NULL;
+    httpa_msg req;
+    int64_t now = (int64_t)time(NULL);
+    e2e_client_free(c);
+    httpa_msg_init_request(&req);
+    httpa_err e = httpa_client_hs_start(&cfg, now, &req, &hs);
+    if (e == HTTPA_OK && e2e_send(c, &req, HTTPA_SPAN(NULL, 0), resp) != 0)
+        e = HTTPA_ERR_NETWORK;
+    if (e == HTTPA_OK)
+        e = httpa_client_hs_finish(hs, &resp->msg, httpa_buf_span(&resp->body), now, &c->base);
+    httpa_client_hs_free(hs);
+    httpa_msg_free(&req);
+    return e;
+}
+
 httpa_err e2e_handshake(e2e_client *c)
 {
     httpa_client_config cfg = {.verifier = &c->verifier.base, .allow_sim = true};

@@ -42,6 +42,21 @@ static int hexval(char c)
     return -1;
 }
 
+httpa_buf tl_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    httpa_buf b;
+    uint8_t chunk[4096];
+    size_t n;
+    if (f == NULL)
+        fail_msg("cannot open %s", path);
+    httpa_buf_init(&b, 1 << 22);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        assert_int_equal(httpa_buf_append(&b, chunk, n), HTTPA_OK);
+    fclose(f);
+    return b;
+}
+
 httpa_buf tl_hex(const char *hex)
 {
     httpa_buf b;

@@ -14,6 +14,9 @@
 /* Path of a file under ../shared (HTTPA_SHARED_DIR); static storage. */
 const char *tl_shared_path(const char *rel);
 
+/* The whole file at `path` (caller frees); fails the test when it cannot. */
+httpa_buf tl_read_file(const char *path);
+
 /* Load a JSON file under ../shared; fails the test when it cannot. Caller
  * json_decref()s. */
 json_t *tl_load_json(const char *rel);

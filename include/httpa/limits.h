@@ -26,6 +26,10 @@ typedef struct httpa_limits {
  * limit of profile 9.6), 100000 bases, RS 16384. */
 httpa_limits httpa_limits_default(void);
 
+/* `l` with each zero field replaced by its default (a caller sets only the
+ * bounds it cares about). */
+httpa_limits httpa_limits_resolve(httpa_limits l);
+
 #ifdef __cplusplus
 }
 #endif

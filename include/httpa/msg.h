@@ -53,6 +53,10 @@ httpa_err httpa_msg_add_str(httpa_msg *m, const char *name, const char *value) H
 /* Remove every line whose name matches case-insensitively; returns the count. */
 size_t httpa_msg_remove(httpa_msg *m, const char *name, size_t name_len);
 
+/* Whether the request's method is exactly `method` (methods are
+ * case-sensitive). */
+bool httpa_msg_method_is(const httpa_msg *m, const char *method);
+
 /* The first line with this name (case-insensitive), or NULL. */
 const httpa_header *httpa_msg_find(const httpa_msg *m, const char *name, size_t name_len);
 

@@ -110,6 +110,10 @@ httpa_err httpa_sf_put_boolean(httpa_buf *out, bool v) HTTPA_MUST_USE;
 /* An sf-key (for dictionary members and parameters). */
 httpa_err httpa_sf_put_key(httpa_buf *out, const char *key, size_t len) HTTPA_MUST_USE;
 
+/* Whether `b` is a Token, String, Byte Sequence or Display String whose
+ * octets are exactly those of `s`; false for NULL. */
+bool httpa_sf_bare_is(const httpa_sf_bare *b, const char *s);
+
 /* Find a parameter or dictionary member by key; NULL when absent. */
 const httpa_sf_param *httpa_sf_param_find(const httpa_sf_param *params, size_t n,
                                           const char *key);

@@ -35,36 +35,6 @@ struct httpa_client_hs {
 /* ------------------------------------------------------------------ */
 /* helpers                                                              */
 
-static httpa_limits limits_fill(httpa_limits l)
-{
-    httpa_limits d = httpa_limits_default();
-    if (l.max_field_value == 0)
-        l.max_field_value = d.max_field_value;
-    if (l.max_attest_fields == 0)
-        l.max_attest_fields = d.max_attest_fields;
-    if (l.max_field_lines == 0)
-        l.max_field_lines = d.max_field_lines;
-    if (l.max_sf_members == 0)
-        l.max_sf_members = d.max_sf_members;
-    if (l.max_cargo == 0)
-        l.max_cargo = d.max_cargo;
-    if (l.max_secret == 0)
-        l.max_secret = d.max_secret;
-    if (l.max_body == 0)
-        l.max_body = d.max_body;
-    if (l.max_bases == 0)
-        l.max_bases = d.max_bases;
-    if (l.record_size == 0)
-        l.record_size = d.record_size;
-    return l;
-}
-
-static bool bare_is(const httpa_sf_bare *b, const char *s)
-{
-    size_t n = strlen(s);
-    return b != NULL && b->len == n && memcmp(b->bytes, s, n) == 0;
-}
-
 static bool bare_eq(const httpa_sf_bare *a, const httpa_sf_bare *b)
 {
     return a->type == b->type && a->len == b->len && a->integer == b->integer &&
@@ -369,7 +339,7 @@ httpa_err httpa_client_hs_start(const httpa_client_config *cfg, int64_t now, htt
     if (hs == NULL)
         return HTTPA_ERR_NOMEM;
     hs->cfg = *cfg;
-    hs->limits = limits_fill(cfg->limits);
+    hs->limits = httpa_limits_resolve(cfg->limits);
     hs->start = now;
     httpa_err e = resolve_config(&hs->cfg);
     if (e == HTTPA_OK)
@@ -453,7 +423,7 @@ static httpa_err fin_transport(fin *x)
     if (t == NULL)
         return x->hs->cfg.transport_field ? HTTPA_ERR_NEGOTIATION_FAILED : HTTPA_OK;
     if (!x->hs->cfg.transport_field || t->nmembers != 1 || t->members[0].is_inner ||
-        !bare_is(&t->members[0].item.bare, "header"))
+        !httpa_sf_bare_is(&t->members[0].item.bare, "header"))
         return HTTPA_ERR_NEGOTIATION_FAILED;
     return HTTPA_OK;
 }
@@ -465,7 +435,7 @@ static httpa_err fin_negotiation(fin *x)
     const httpa_client_config *c = &x->hs->cfg;
     const httpa_sf_bare *suite = httpa_fields_item(&x->f, HTTPA_F_CIPHER_SUITE);
     const httpa_sf_bare *group = httpa_fields_item(&x->f, HTTPA_F_SUPPORTED_GROUP);
-    if (!bare_is(httpa_fields_item(&x->f, HTTPA_F_VERSION), HTTPA_VERSION_TOKEN) ||
+    if (!httpa_sf_bare_is(httpa_fields_item(&x->f, HTTPA_F_VERSION), HTTPA_VERSION_TOKEN) ||
         !bare_in(c->suites, suite) || !bare_in(c->groups, group))
         return HTTPA_ERR_NEGOTIATION_FAILED;
     int s = list_index(c->share_groups, (const char *)group->bytes, group->len);
@@ -605,7 +575,7 @@ static httpa_err expected_report_data(const fin *x, uint8_t rd[HTTPA_REPORT_DATA
 
 static bool is_sim(const httpa_sf_member *m)
 {
-    return bare_is(&m->inner[0].bare, "sim");
+    return httpa_sf_bare_is(&m->inner[0].bare, "sim");
 }
 
 /* One entry: OK (verified, bound), UNSUPPORTED (ignored) or bad_quote. */

@@ -66,39 +66,9 @@ typedef struct aths {
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
 
-static httpa_limits limits_fill(httpa_limits l)
-{
-    httpa_limits d = httpa_limits_default();
-    if (l.max_field_value == 0)
-        l.max_field_value = d.max_field_value;
-    if (l.max_attest_fields == 0)
-        l.max_attest_fields = d.max_attest_fields;
-    if (l.max_field_lines == 0)
-        l.max_field_lines = d.max_field_lines;
-    if (l.max_sf_members == 0)
-        l.max_sf_members = d.max_sf_members;
-    if (l.max_cargo == 0)
-        l.max_cargo = d.max_cargo;
-    if (l.max_secret == 0)
-        l.max_secret = d.max_secret;
-    if (l.max_body == 0)
-        l.max_body = d.max_body;
-    if (l.max_bases == 0)
-        l.max_bases = d.max_bases;
-    if (l.record_size == 0)
-        l.record_size = d.record_size;
-    return l;
-}
-
-static bool bare_is(const httpa_sf_bare *b, const char *s)
-{
-    size_t n = strlen(s);
-    return b != NULL && b->len == n && memcmp(b->bytes, s, n) == 0;
-}
-
 static bool token_member(const httpa_sf_member *m, const char *s)
 {
-    return !m->is_inner && m->item.bare.type == HTTPA_SF_TOKEN && bare_is(&m->item.bare, s);
+    return !m->is_inner && m->item.bare.type == HTTPA_SF_TOKEN && httpa_sf_bare_is(&m->item.bare, s);
 }
 
 /* Does the List `v` contain the Token `s`? */
@@ -204,7 +174,7 @@ httpa_err httpa_server_new(const httpa_server_config *cfg, httpa_server **out)
     if (s == NULL)
         return HTTPA_ERR_NOMEM;
     s->cfg = *cfg;
-    s->cfg.limits = limits_fill(cfg->limits);
+    s->cfg.limits = httpa_limits_resolve(cfg->limits);
     if (s->cfg.expires == 0)
         s->cfg.expires = DEFAULT_EXPIRES;
     if (pthread_mutex_init(&s->keys_lock, NULL) != 0) {
@@ -443,12 +413,6 @@ httpa_err httpa_attested_key_report_data(httpa_sig_alg alg, httpa_span pub, int6
 /* ------------------------------------------------------------------ */
 /* classification (3.3) and preflight (6.1)                             */
 
-static bool method_is(const httpa_msg *m, const char *s)
-{
-    size_t n = strlen(s);
-    return m->method != NULL && m->method_len == n && memcmp(m->method, s, n) == 0;
-}
-
 static bool has_field(const httpa_msg *m, const char *name)
 {
     return httpa_msg_find(m, name, strlen(name)) != NULL;
@@ -458,13 +422,13 @@ httpa_txn_kind httpa_server_classify(const httpa_msg *req)
 {
     if (req == NULL || req->is_response || req->method == NULL)
         return HTTPA_TXN_INVALID;
-    if (method_is(req, "OPTIONS") && has_field(req, "access-control-request-method"))
+    if (httpa_msg_method_is(req, "OPTIONS") && has_field(req, "access-control-request-method"))
         return HTTPA_TXN_PREFLIGHT;
     bool base = has_field(req, "attest-base-id");
     bool ticket = has_field(req, "attest-ticket");
-    if (method_is(req, ATTEST_METHOD))
+    if (httpa_msg_method_is(req, ATTEST_METHOD))
         return base ? HTTPA_TXN_ATSP : HTTPA_TXN_ATHS;
-    if (method_is(req, "CONNECT"))
+    if (httpa_msg_method_is(req, "CONNECT"))
         return base || ticket ? HTTPA_TXN_INVALID : HTTPA_TXN_PLAIN;
     if (base)
         return ticket ? HTTPA_TXN_TRT : HTTPA_TXN_UTR;
@@ -653,7 +617,7 @@ static httpa_err check_shares(aths *a)
 static httpa_err check_policies(aths *a)
 {
     const httpa_sf_bare *bc = httpa_fields_item(&a->f, HTTPA_F_BASE_CREATION);
-    if (bc != NULL && !bare_is(bc, "new") && !bare_is(bc, "reuse") && !bare_is(bc, "shared"))
+    if (bc != NULL && !httpa_sf_bare_is(bc, "new") && !httpa_sf_bare_is(bc, "reuse") && !httpa_sf_bare_is(bc, "shared"))
         return fail(a, HTTPA_ERR_BAD_REQUEST, "invalid Attest-Base-Creation");
     const httpa_sf_value *p = a->f.v[HTTPA_F_POLICIES];
     const httpa_sf_member *m = p != NULL ? httpa_sf_dict_find(p, "fresh") : NULL;
@@ -672,7 +636,7 @@ static httpa_err step1_parse(aths *a)
         return fail(a, HTTPA_ERR_INTERNAL, "out of memory");
     if (e != HTTPA_OK)
         return fail(a, HTTPA_ERR_BAD_REQUEST, "malformed Attest-* field");
-    if (!method_is(a->req, ATTEST_METHOD))
+    if (!httpa_msg_method_is(a->req, ATTEST_METHOD))
         return fail(a, HTTPA_ERR_BAD_REQUEST, "an AtHS uses the ATTEST method");
     if ((e = check_presence(a)) != HTTPA_OK || (e = check_shares(a)) != HTTPA_OK ||
         (e = check_policies(a)) != HTTPA_OK)
@@ -847,7 +811,7 @@ static httpa_err appraise_client_entry(aths *a, const httpa_sf_member *m, const 
      * handle is ignored, except `sim`, which only an explicit configuration
      * (a verifier that accepts it) lets through */
     if (e == HTTPA_ERR_UNSUPPORTED)
-        return bare_is(&m->inner[0].bare, "sim") ? HTTPA_ERR_BAD_QUOTE : e;
+        return httpa_sf_bare_is(&m->inner[0].bare, "sim") ? HTTPA_ERR_BAD_QUOTE : e;
     if (e != HTTPA_OK || !httpa_ct_equal(out->report_data, rd, HTTPA_REPORT_DATA_LEN))
         return HTTPA_ERR_BAD_QUOTE;
     return HTTPA_OK;
@@ -897,7 +861,7 @@ static httpa_err step9_mutual(aths *a)
 static httpa_err step10_policies(aths *a)
 {
     const httpa_sf_bare *bc = httpa_fields_item(&a->f, HTTPA_F_BASE_CREATION);
-    if (bc != NULL && !bare_is(bc, "shared"))
+    if (bc != NULL && !httpa_sf_bare_is(bc, "shared"))
         return fail(a, HTTPA_ERR_POLICY_VIOLATION, "the requested AtB isolation is not available");
     const httpa_sf_value *bl = a->f.v[HTTPA_F_BLOCKLIST];
     for (size_t i = 0; bl != NULL && i < bl->nmembers; i++) {

@@ -17,3 +17,27 @@ httpa_limits httpa_limits_default(void)
         .record_size = 16384u,
     };
 }
+
+httpa_limits httpa_limits_resolve(httpa_limits l)
+{
+    httpa_limits d = httpa_limits_default();
+    if (l.max_field_value == 0)
+        l.max_field_value = d.max_field_value;
+    if (l.max_attest_fields == 0)
+        l.max_attest_fields = d.max_attest_fields;
+    if (l.max_field_lines == 0)
+        l.max_field_lines = d.max_field_lines;
+    if (l.max_sf_members == 0)
+        l.max_sf_members = d.max_sf_members;
+    if (l.max_cargo == 0)
+        l.max_cargo = d.max_cargo;
+    if (l.max_secret == 0)
+        l.max_secret = d.max_secret;
+    if (l.max_body == 0)
+        l.max_body = d.max_body;
+    if (l.max_bases == 0)
+        l.max_bases = d.max_bases;
+    if (l.record_size == 0)
+        l.record_size = d.record_size;
+    return l;
+}

@@ -227,3 +227,9 @@ bool httpa_name_eq(const char *a, size_t alen, const char *b, size_t blen)
     }
     return true;
 }
+
+bool httpa_msg_method_is(const httpa_msg *m, const char *method)
+{
+    size_t n = strlen(method);
+    return m->method != NULL && m->method_len == n && memcmp(m->method, method, n) == 0;
+}

@@ -31,12 +31,6 @@ struct httpa_client_txn {
     bool resp_on;
 };
 
-static bool method_is(const httpa_msg *m, const char *method)
-{
-    return m->method != NULL && m->method_len == strlen(method) &&
-           memcmp(m->method, method, m->method_len) == 0;
-}
-
 /* httpa_client_base_release (the last reference wipes keys and secrets)
  * lives with the base's constructor in handshake_client.c. */
 
@@ -45,7 +39,7 @@ static bool method_is(const httpa_msg *m, const char *method)
 static httpa_err check_request(const httpa_msg *req, const httpa_seal_opts *o, bool atsp)
 {
     if (req->is_response || req->method == NULL || req->target == NULL ||
-        method_is(req, "CONNECT"))
+        httpa_msg_method_is(req, "CONNECT"))
         return HTTPA_ERR_INVALID_ARG; /* a CONNECT is never a TrT (3.3) */
     for (size_t i = 0; i < req->nheaders; i++)
         if (httpa__name_in(req->headers[i].name, req->headers[i].name_len, engine_fields))
@@ -179,7 +173,7 @@ httpa_err httpa_client_protect(httpa_client_base *b, httpa_msg *req, const httpa
         *out = NULL;
     if (b == NULL || req == NULL || out == NULL)
         return HTTPA_ERR_INVALID_ARG;
-    bool atsp = method_is(req, "ATTEST");
+    bool atsp = httpa_msg_method_is(req, "ATTEST");
     httpa_err e = check_request(req, opts, atsp);
     httpa_client_txn *t = NULL;
     if (e == HTTPA_OK)

@@ -57,15 +57,9 @@ static const httpa_limits *limits_of(const httpa_server *s)
     return &s->cfg.limits;
 }
 
-static bool method_is(const httpa_msg *m, const char *method)
-{
-    return m->method != NULL && m->method_len == strlen(method) &&
-           memcmp(m->method, method, m->method_len) == 0;
-}
-
 static bool token_is(const httpa_sf_bare *b, const char *tok)
 {
-    return b->type == HTTPA_SF_TOKEN && b->len == strlen(tok) && memcmp(b->bytes, tok, b->len) == 0;
+    return b->type == HTTPA_SF_TOKEN && httpa_sf_bare_is(b, tok);
 }
 
 /* An unauthenticated error (steps 1 to 8): Attest-Error and problem+json. */
@@ -86,9 +80,9 @@ static httpa_err step_parse(const httpa_server *s, const httpa_msg *req, open_ct
 {
     if (req->is_response || req->method == NULL || req->target == NULL)
         return HTTPA_ERR_BAD_REQUEST;
-    if (method_is(req, "CONNECT"))
+    if (httpa_msg_method_is(req, "CONNECT"))
         return HTTPA_ERR_BAD_REQUEST;
-    c->atsp = method_is(req, "ATTEST");
+    c->atsp = httpa_msg_method_is(req, "ATTEST");
     return httpa_fields_parse(req, limits_of(s), &c->f);
 }
 
@@ -282,7 +276,7 @@ static httpa_err step_restore(httpa_server_txn *t, httpa_msg *req)
         e = httpa__restore(req, c, true);
     if (e != HTTPA_OK)
         return e == HTTPA_ERR_NOMEM ? e : HTTPA_ERR_INTERNAL;
-    t->head = method_is(req, "HEAD");
+    t->head = httpa_msg_method_is(req, "HEAD");
     return httpa__body_start(&t->req_body, &t->req_on, &t->c_ap, t->seq, t->req_core, c,
                              limits_of(t->srv)->max_body);
 }

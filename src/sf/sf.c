@@ -1102,3 +1102,12 @@ const httpa_sf_member *httpa_sf_dict_find(const httpa_sf_value *v, const char *k
     }
     return NULL;
 }
+
+bool httpa_sf_bare_is(const httpa_sf_bare *b, const char *s)
+{
+    if (b == NULL || (b->type != HTTPA_SF_TOKEN && b->type != HTTPA_SF_STRING &&
+                      b->type != HTTPA_SF_BINARY && b->type != HTTPA_SF_DISPLAY_STRING))
+        return false;
+    size_t n = strlen(s);
+    return b->len == n && (n == 0 || memcmp(b->bytes, s, n) == 0);
+}

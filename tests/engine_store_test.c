@@ -117,11 +117,33 @@ static void test_base_sweep(void **state)
     httpa_store_free(st);
 }
 
+/* A full store refuses (503) while nothing has expired, and an insert
+ * after the bases expired sweeps them itself and gets room. (That it sweeps
+ * at most once a second is a cost, not visible here.) */
+static void test_full_store(void **state)
+{
+    (void)state;
+    httpa_store *st;
+    assert_int_equal(httpa_store_new(2, &st), HTTPA_OK);
+    for (uint32_t i = 0; i < 2; i++) {
+        httpa_base *b = base_with(i, T0 + 5);
+        assert_int_equal(httpa_store_insert(st, b, T0), HTTPA_OK);
+        httpa_store_put(st, b);
+    }
+    httpa_base *b = base_with(2, T0 + 60);
+    assert_int_equal(httpa_store_insert(st, b, T0), HTTPA_ERR_INTERNAL);
+    assert_int_equal(httpa_store_insert(st, b, T0 + 5), HTTPA_OK); /* swept: both expired */
+    assert_int_equal(httpa_store_count(st), 1);
+    httpa_store_put(st, b);
+    httpa_store_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_cache_sweep),
         cmocka_unit_test(test_base_sweep),
+        cmocka_unit_test(test_full_store),
     };
     return cmocka_run_group_tests_name("engine_store", tests, NULL, NULL);
 }

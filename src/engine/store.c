@@ -45,6 +45,7 @@ struct httpa_store {
     size_t nrandoms;             /* power of two, or 0 before the first insert */
     size_t random_count;
     size_t random_max;           /* slot ceiling, from max_bases */
+    int64_t full_swept_at;       /* when an insert into a full store last swept */
 };
 
 /* ---- bases ---- */
@@ -271,8 +272,13 @@ httpa_err httpa_store_insert(httpa_store *st, httpa_base *b, int64_t now)
     httpa_base *dead = NULL;
     httpa_err e = HTTPA_OK;
     pthread_mutex_lock(&st->lock);
-    if (st->count >= st->max_bases)
+    /* A full store sweeps at most once a second (the clock's resolution):
+     * otherwise every handshake refused during a flood would walk every
+     * base under the lock. */
+    if (st->count >= st->max_bases && now != st->full_swept_at) {
         sweep_locked(st, now, &dead);
+        st->full_swept_at = now;
+    }
     if (st->count >= st->max_bases) {
         e = HTTPA_ERR_INTERNAL; /* 503: no capacity (profile 6.2.2 step 11) */
     } else if (find_locked(st, b->id, HTTPA_BASE_ID_LEN) != NULL) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "testlib.h"
+#include "httpa/limits.h"
 #include "httpa/msg.h"
 
 static void add(httpa_msg *m, const char *n, const char *v)
@@ -174,11 +175,45 @@ static void test_oversize_name_refused(void **state)
     httpa_msg_free(&m);
 }
 
+/* Methods compare exactly (they are case-sensitive); a response has none. */
+static void test_method_is(void **state)
+{
+    (void)state;
+    httpa_msg m;
+    httpa_msg_init_request(&m);
+    assert_false(httpa_msg_method_is(&m, "GET"));
+    assert_int_equal(httpa_msg_set_request_line(&m, "GET", 3, "/", 1), HTTPA_OK);
+    assert_true(httpa_msg_method_is(&m, "GET"));
+    assert_false(httpa_msg_method_is(&m, "get"));
+    assert_false(httpa_msg_method_is(&m, "GE"));
+    assert_false(httpa_msg_method_is(&m, "GETS"));
+    httpa_msg_free(&m);
+}
+
+/* Zero fields take their defaults, set ones stay. */
+static void test_limits_resolve(void **state)
+{
+    (void)state;
+    httpa_limits d = httpa_limits_default();
+    httpa_limits l = httpa_limits_resolve((httpa_limits){.max_body = 7, .record_size = 1024});
+    assert_int_equal(l.max_body, 7);
+    assert_int_equal(l.record_size, 1024);
+    assert_int_equal(l.max_field_value, d.max_field_value);
+    assert_int_equal(l.max_attest_fields, d.max_attest_fields);
+    assert_int_equal(l.max_field_lines, d.max_field_lines);
+    assert_int_equal(l.max_sf_members, d.max_sf_members);
+    assert_int_equal(l.max_cargo, d.max_cargo);
+    assert_int_equal(l.max_secret, d.max_secret);
+    assert_int_equal(l.max_bases, d.max_bases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_line_is_copied),
         cmocka_unit_test(test_response_init),
+        cmocka_unit_test(test_method_is),
+        cmocka_unit_test(test_limits_resolve),
         cmocka_unit_test(test_add_copies_and_terminates),
         cmocka_unit_test(test_find_and_count_ignore_case),
         cmocka_unit_test(test_combine_joins_in_order),

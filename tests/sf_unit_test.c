@@ -484,10 +484,30 @@ static void test_invalid_arguments(void **state)
     httpa_buf_free(&b);
 }
 
+/* httpa_sf_bare_is: the octets of tokens, strings, byte sequences and
+ * display strings; never a number or a boolean, never NULL. */
+static void test_bare_is(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"abc", "\"abc\"", ":YWJj:", "%\"abc\"", "1", "?1", "\"\""};
+    static const bool want_abc[] = {true, true, true, true, false, false, false};
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        httpa_sf_value *v = NULL;
+        assert_int_equal(httpa_sf_parse(HTTPA_SF_ITEM, in[i], strlen(in[i]), NULL, &v), HTTPA_OK);
+        const httpa_sf_bare *b = &v->item.bare;
+        assert_int_equal(httpa_sf_bare_is(b, "abc"), want_abc[i]);
+        assert_false(httpa_sf_bare_is(b, "ab"));
+        assert_int_equal(httpa_sf_bare_is(b, ""), i == 6);
+        httpa_sf_free(v);
+    }
+    assert_false(httpa_sf_bare_is(NULL, "abc"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_input_is_enforced_before_parsing),
+        cmocka_unit_test(test_bare_is),
         cmocka_unit_test(test_max_members_list_and_dict),
         cmocka_unit_test(test_max_inner_and_max_params),
         cmocka_unit_test(test_base64_is_strict_and_canonical),
